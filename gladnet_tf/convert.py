@@ -1,0 +1,185 @@
+"""Convert the original GLADNet TF1 checkpoint into Keras weights.
+
+Usage (the checkpoint prefix is the path without ``.index`` / ``.data-*``):
+
+    python -m gladnet_tf.convert --tf1_checkpoint model/GLADNet --output gladnet.weights.h5
+    python -m gladnet_tf.convert --tf1_checkpoint model/GLADNet --output gladnet.weights.h5 \
+        --verify ../shared/reference/gladnet-official-outputs
+
+The original repository (weichen582/GLADNet) saves ``tf.train.Saver`` V2 checkpoints with
+one variable scope per conv (``FG/conv2d``, ``FG/conv2d_1``, ... ``FG/conv2d_16``), plus Adam
+slots, ``beta1_power``, ``beta2_power`` and the global step ``Variable``. Weights are read by
+name through ``model.TF1_NAME_TABLE`` (never by order: the checkpoint lists names
+alphabetically), every shape is checked against the Keras layer, and optimizer state is
+ignored. Kernels are HWIO in both frameworks, so no transposition is needed.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from gladnet_tf import model as model_lib
+
+
+class CheckpointError(ValueError):
+    """The checkpoint lacks variables or has variables of the wrong shape."""
+
+
+def expected_variables(model=None):
+    """``{tf1_name: shape}`` of the 34 trainable tensors the converter needs."""
+    if model is None:
+        model = model_lib.GLADNet()
+    expected = {}
+    for layer_name, scope in model_lib.TF1_NAME_TABLE.items():
+        layer = model.get_layer(layer_name)
+        expected[f"{scope}/kernel"] = tuple(layer.kernel.shape)
+        expected[f"{scope}/bias"] = tuple(layer.bias.shape)
+    return expected
+
+
+def read_tf1_checkpoint(prefix):
+    """Reads the 34 trainable tensors of a TF1 GLADNet checkpoint.
+
+    Args:
+        prefix: checkpoint prefix (``.../GLADNet``) or a folder holding a ``checkpoint`` file.
+
+    Returns:
+        ``{tf1_name: np.ndarray}`` for the kernel and bias of every conv.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``prefix``.
+        CheckpointError: variables missing or mis-shaped, all named in the message.
+    """
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.NotFoundError, ValueError) as error:
+        raise FileNotFoundError(
+            f"{prefix}: cannot open a TF1 checkpoint there ({error}). Pass the prefix, e.g. "
+            f"model/GLADNet for model/GLADNet.index + model/GLADNet.data-00000-of-00001."
+        ) from error
+    shapes = reader.get_variable_to_shape_map()
+    expected = expected_variables()
+    missing = sorted(name for name in expected if name not in shapes)
+    misshaped = sorted(
+        f"{name} has shape {list(shapes[name])}, expected {list(shape)}"
+        for name, shape in expected.items()
+        if name in shapes and tuple(shapes[name]) != shape
+    )
+    if missing or misshaped:
+        lines = [f"{prefix}: not a GLADNet checkpoint in the original layout."]
+        if missing:
+            lines.append("Missing variables: " + ", ".join(missing))
+        if misshaped:
+            lines.append("Wrong shapes: " + "; ".join(misshaped))
+        raise CheckpointError("\n".join(lines))
+    try:
+        return {name: np.asarray(reader.get_tensor(name), dtype=np.float32) for name in expected}
+    except tf.errors.OpError as error:
+        # The official snapshot that circulates has the .index but not the data shard.
+        raise FileNotFoundError(
+            f"{prefix}: the index is readable but the values are not ({error.message.splitlines()[0]}). "
+            f"Is {os.path.basename(prefix)}.data-00000-of-00001 next to the .index file?"
+        ) from error
+
+
+def assign_tf1_weights(model, tensors):
+    """Copies ``{tf1_name: array}`` into ``model`` through the name table (shapes asserted)."""
+    for layer_name, scope in model_lib.TF1_NAME_TABLE.items():
+        layer = model.get_layer(layer_name)
+        kernel, bias = tensors[f"{scope}/kernel"], tensors[f"{scope}/bias"]
+        if tuple(kernel.shape) != tuple(layer.kernel.shape) or tuple(bias.shape) != tuple(layer.bias.shape):
+            raise CheckpointError(
+                f"{scope} -> {layer_name}: shapes {kernel.shape}/{bias.shape} do not fit "
+                f"{tuple(layer.kernel.shape)}/{tuple(layer.bias.shape)}"
+            )
+        layer.set_weights([kernel, bias])
+    return model
+
+
+def convert(prefix, output=None):
+    """Builds a GLADNet with the checkpoint's weights; saves them to ``output`` if given.
+
+    ``output`` ending in ``.keras`` saves the whole model; otherwise it must end in
+    ``.weights.h5`` (Keras weights file).
+    """
+    model = assign_tf1_weights(model_lib.GLADNet(), read_tf1_checkpoint(prefix))
+    if output:
+        model_lib.save(model, output)
+    return model
+
+
+def verify(model, oracle_dir):
+    """Compares ``model`` with the original graph's outputs stored as ``*.npz`` in a folder.
+
+    Returns a list of dicts (case, shape, max/mean abs difference of ``output`` and
+    ``global96``).
+    """
+    import glob
+
+    global_branch = model.global_branch()
+    rows = []
+    for path in sorted(glob.glob(os.path.join(oracle_dir, "*.npz"))):
+        case = np.load(path)
+        image = case["input"].astype(np.float32)[None] / 255.0
+        output = np.asarray(model(image, training=False))[0]
+        global96 = np.asarray(global_branch(image, training=False))[0]
+        rows.append(
+            {
+                "case": os.path.splitext(os.path.basename(path))[0],
+                "shape": list(case["input"].shape[:2]),
+                "output_max_abs": float(np.abs(output - case["output"]).max()),
+                "output_mean_abs": float(np.abs(output - case["output"]).mean()),
+                "global96_max_abs": float(np.abs(global96 - case["global96"]).max()),
+                "global96_mean_abs": float(np.abs(global96 - case["global96"]).mean()),
+            }
+        )
+    if not rows:
+        raise FileNotFoundError(f"{oracle_dir}: no *.npz oracle cases found")
+    return rows
+
+
+def main(argv):
+    del argv
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    try:
+        model = convert(FLAGS.tf1_checkpoint, FLAGS.output)
+    except (FileNotFoundError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {FLAGS.output} ({model.count_params():,} parameters from {FLAGS.tf1_checkpoint})")
+    if FLAGS.verify:
+        worst = 0.0
+        print(f"{'case':34s} {'H x W':>10s} {'output max':>11s} {'mean':>10s} {'global96 max':>13s} {'mean':>10s}")
+        for row in verify(model, FLAGS.verify):
+            worst = max(worst, row["output_max_abs"], row["global96_max_abs"])
+            print(
+                f"{row['case']:34s} {row['shape'][0]:>4d} x {row['shape'][1]:<4d}"
+                f" {row['output_max_abs']:11.3e} {row['output_mean_abs']:10.3e}"
+                f" {row['global96_max_abs']:13.3e} {row['global96_mean_abs']:10.3e}"
+            )
+        status = "OK" if worst <= FLAGS.tolerance else "FAILED"
+        print(f"parity {status}: worst max abs difference {worst:.3e} (tolerance {FLAGS.tolerance:g})")
+        return 0 if worst <= FLAGS.tolerance else 1
+    return 0
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("tf1_checkpoint", None, "Prefix of the original TF1 checkpoint (DIR/GLADNet).")
+    flags.DEFINE_string("output", None, "Where to write: FILE.weights.h5 (weights) or FILE.keras (model).")
+    flags.DEFINE_string("verify", None, "Folder of *.npz outputs of the original graph to compare with.")
+    flags.DEFINE_float("tolerance", 1e-5, "Largest max-abs difference --verify accepts.")
+    flags.mark_flags_as_required(["tf1_checkpoint", "output"])
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(lambda argv: sys.exit(main(argv)))
