@@ -1,0 +1,73 @@
+"""Training configuration: one typed object that round-trips through JSON.
+
+    python train.py --data DIR --run_dir runs/NAME                # the original's defaults
+    python train.py --preset smoke --data DIR --run_dir /tmp/smoke  # seconds on a CPU
+"""
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # Data.
+    data: str = ""  # folder with low/ and high/ (or normal/)
+    val_data: str = ""  # optional folder of full-size validation pairs
+    skip_bad_pairs: bool = False
+    # Schedule (defaults as the original: batch 8, patch 384, 50 epochs).
+    patch_size: int = 384
+    batch_size: int = 8  # per replica; global batch = batch_size x replicas
+    epochs: int = 50
+    steps: int = 0  # if > 0, overrides epochs
+    # Loss and optimiser (Adam, lr = 1e-3 * 0.96 ** (step / 100), not staircase).
+    channel_order: str = "paper"  # "paper" (R .299, G .587, B .114) or "original" (BGR slip)
+    learning_rate: float = 1e-3
+    decay_steps: int = 100
+    decay_rate: float = 0.96
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    # Model.
+    global_size: int = 96
+    global_filters: int = 64
+    detail_filters: int = 128
+    # Distribution.
+    strategy: str = "default"  # default | mirrored | multi_worker | tpu
+    cpu_replicas: int = 2  # logical CPU devices for "mirrored" on a machine without GPUs
+    # Run bookkeeping.
+    seed: int = 0
+    checkpoint_every: int = 100  # steps
+    keep_checkpoints: int = 3
+    log_every: int = 20  # steps
+    val_every: int = 500  # steps; 0 = only at the end
+    num_sample_images: int = 3  # validation images written to TensorBoard
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {unknown}")
+        return cls(**values)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+# Keys that may change between a run and its resumption (they do not alter the trajectory).
+RESUMABLE_CHANGES = {"steps", "epochs", "log_every", "val_every", "val_data", "keep_checkpoints",
+                     "num_sample_images", "checkpoint_every", "strategy", "cpu_replicas", "skip_bad_pairs"}
+
+PRESETS = {
+    # Runs in seconds on a CPU: tiny patches, a handful of steps, everything exercised.
+    "smoke": dict(patch_size=32, batch_size=2, steps=6, checkpoint_every=3, log_every=1, val_every=3,
+                  num_sample_images=1),
+    # The schedule of the weights shipped in checkpoints/ (trained on a 2-core CPU).
+    "cpu": dict(patch_size=128, batch_size=8, steps=6000, checkpoint_every=50, log_every=25, val_every=250),
+    "original": dict(),
+}

@@ -1,0 +1,368 @@
+"""Reading and writing images robustly.
+
+``read`` turns any supported file into float32 RGB in [0, 1], HxWx3, plus the alpha channel
+when there is one, whatever the file's mode: grayscale, palette (with or without
+transparency), RGBA, CMYK, 16-bit and float. EXIF orientation is applied. ``write_atomic``
+encodes into memory, writes a temporary file beside the target, and renames it into place, so
+a killed process never leaves a half-written output under the final name.
+
+Every failure raises ``ImageError`` whose message starts with the file name and says what is
+wrong in one line.
+"""
+
+import dataclasses
+import io
+import os
+import tempfile
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Extensions read by ``read`` and found by ``find_images``.
+EXTENSIONS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".webp": "webp",
+}
+# Output extension per format; "same" maps each input to one of these.
+FORMAT_EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp"}
+PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "BMP": "bmp", "DIB": "bmp", "TIFF": "tiff", "WEBP": "webp"}
+DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard; a 200 MP photo still passes
+
+
+class ImageError(ValueError):
+    """A file that cannot be read or written as an image. ``str()`` names the file."""
+
+    def __init__(self, path, reason):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclasses.dataclass
+class LoadedImage:
+    """An image as the model sees it, plus what is needed to write it back faithfully.
+
+    Attributes:
+        rgb: float32 HxWx3 in [0, 1], RGB, EXIF orientation applied.
+        alpha: float32 HxW in [0, 1], or None when the file has no transparency.
+        bit_depth: 8 or 16: the precision of the source (16-bit in -> 16-bit out).
+        format: "png", "jpeg", "bmp", "tiff" or "webp".
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int
+    format: str
+
+    @property
+    def height(self):
+        return self.rgb.shape[0]
+
+    @property
+    def width(self):
+        return self.rgb.shape[1]
+
+
+def _png_bit_depth(data):
+    # IHDR is always the first chunk: 8-byte signature, 4-byte length, b"IHDR", width, height,
+    # then the bit depth byte. Pillow reads 16-bit RGB(A) PNGs as 8-bit, so look ourselves.
+    if len(data) > 25 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return data[24]
+    return 8
+
+
+def _from_integer(array, max_value):
+    return array.astype(np.float32) / np.float32(max_value)
+
+
+def _split_channels(array, path):
+    """(H, W[, C]) float32 in [0, 1] -> (rgb HxWx3, alpha HxW or None)."""
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[-1]
+    if channels == 1:
+        return np.repeat(array, 3, axis=-1), None
+    if channels == 2:  # gray + alpha
+        return np.repeat(array[..., :1], 3, axis=-1), array[..., 1]
+    if channels == 3:
+        return array, None
+    if channels == 4:
+        return array[..., :3], array[..., 3]
+    raise ImageError(path, f"unsupported number of channels: {channels}")
+
+
+def _read_png16(data, path, orientation):
+    import tensorflow as tf
+
+    try:
+        array = tf.io.decode_png(data, channels=0, dtype=tf.uint16).numpy()
+    except tf.errors.OpError as error:
+        raise ImageError(path, f"corrupt 16-bit PNG ({error.message.splitlines()[0]})") from None
+    rgb, alpha = _split_channels(_from_integer(array, 65535), path)
+    return rgb, alpha
+
+
+def _read_tiff_array(path):
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            array = page.asarray()
+            photometric = getattr(page.photometric, "name", str(page.photometric))
+    except Exception as error:  # tifffile raises many types for corrupt files
+        raise ImageError(path, f"unreadable TIFF ({type(error).__name__}: {error})") from None
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
+    if photometric not in ("RGB", "MINISBLACK", "MINISWHITE"):
+        return None  # let Pillow handle palette, CMYK, YCbCr...
+    if array.dtype == np.uint16:
+        out, depth = _from_integer(array, 65535), 16
+    elif array.dtype == np.uint8:
+        out, depth = _from_integer(array, 255), 8
+    elif array.dtype.kind == "f":
+        out, depth = np.clip(np.nan_to_num(array.astype(np.float32), nan=0.0), 0.0, 1.0), 16
+    else:
+        return None
+    if photometric == "MINISWHITE":
+        out = 1.0 - out
+    return out, depth
+
+
+def read(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """Reads an image file.
+
+    Args:
+        path: file to read (PNG, JPEG, BMP, TIFF or WebP, judged by content, not extension).
+        max_pixels: refuse images larger than this (decompression-bomb guard).
+
+    Returns:
+        ``LoadedImage`` with float32 RGB in [0, 1].
+
+    Raises:
+        ImageError: naming the file and the problem (empty, truncated, not an image, too big,
+            unsupported mode).
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as error:
+        raise ImageError(path, f"cannot open ({error.strerror or error})") from None
+    if not data:
+        raise ImageError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageError(path, "image too large (decompression bomb guard)") from None
+    except Exception as error:
+        raise ImageError(path, f"not a readable image ({type(error).__name__})") from None
+    fmt = PIL_FORMATS.get(image.format)
+    if fmt is None:
+        raise ImageError(path, f"unsupported image format {image.format!r} (supported: PNG, JPEG, BMP, TIFF, WebP)")
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(path, f"empty image ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            path,
+            f"image of {width}x{height} ({width * height / 1e6:.0f} megapixels) exceeds the limit of "
+            f"{max_pixels / 1e6:.0f} megapixels (decompression bomb guard)",
+        )
+    if getattr(image, "n_frames", 1) > 1 and fmt != "tiff":
+        raise ImageError(path, f"animated {image.format} with {image.n_frames} frames is not supported")
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:
+        orientation = 1
+    try:
+        rgb = alpha = None
+        depth = 8
+        if fmt == "png" and _png_bit_depth(data) == 16:
+            rgb, alpha = _read_png16(data, path, orientation)
+            depth = 16
+        elif fmt == "tiff":
+            result = _read_tiff_array(path)
+            if result is not None:
+                array, depth = result
+                rgb, alpha = _split_channels(array, path)
+        if rgb is None:
+            image.load()
+            image = _to_rgb_or_rgba(image, path)
+            depth = 16 if image.mode == "I;16" else depth
+            array = np.asarray(image)
+            max_value = 65535 if array.dtype == np.uint16 or image.mode == "I;16" else 255
+            rgb, alpha = _split_channels(_from_integer(array, max_value), path)
+            orientation = 1  # already applied by _to_rgb_or_rgba
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(path, f"truncated or corrupt {image.format} ({reason})") from None
+    if orientation != 1:
+        rgb, alpha = _apply_orientation(rgb, alpha, orientation)
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, format=fmt)
+
+
+def _to_rgb_or_rgba(image, path):
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in ("RGB", "RGBA"):
+        return image
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return image.convert("I;16") if mode != "I;16" else image
+    if mode in ("I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        if mode == "I":  # 32-bit integers: assume the 16-bit range, as most writers use
+            array = array / 65535.0
+        array = np.clip(array, 0.0, 1.0)
+        return Image.fromarray((array * 65535.0 + 0.5).astype(np.uint16), mode="I;16")
+    if mode in ("LA", "PA") or (mode == "P" and "transparency" in image.info) or mode == "RGBa":
+        return image.convert("RGBA")
+    if mode in ("1", "L", "P", "CMYK", "YCbCr", "LAB", "HSV"):
+        return image.convert("RGB")
+    raise ImageError(path, f"unsupported image mode {mode!r}")
+
+
+def _apply_orientation(rgb, alpha, orientation):
+    # EXIF orientation codes 2-8 as flips and rotations of the stored pixels.
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, k=-1),
+        7: lambda a: np.rot90(a[:, ::-1], k=-1)[:, :],
+        8: lambda a: np.rot90(a, k=1),
+    }
+    op = ops.get(orientation)
+    if op is None:
+        return rgb, alpha
+    rgb = np.ascontiguousarray(op(rgb))
+    alpha = None if alpha is None else np.ascontiguousarray(op(alpha))
+    return rgb, alpha
+
+
+def quantize(values, bit_depth):
+    """float in [0, 1] (values outside are clipped) -> uint8 or uint16, rounded to nearest."""
+    max_value = 65535 if bit_depth == 16 else 255
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    return (np.clip(values, 0.0, 1.0) * max_value + 0.5).astype(dtype)
+
+
+def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):
+    """Encodes float RGB in [0, 1] (HxWx3) and optional alpha (HxW) into file bytes.
+
+    16-bit output is possible for PNG and TIFF; JPEG, BMP and WebP are 8-bit (16-bit input
+    written to them is reduced to 8 bits). JPEG and BMP have no alpha: it is dropped.
+    """
+    if fmt not in FORMAT_EXTENSIONS:
+        raise ValueError(f"unknown output format {fmt!r}; choose from {sorted(FORMAT_EXTENSIONS)}")
+    if fmt in ("jpeg", "bmp"):
+        alpha = None
+    if fmt not in ("png", "tiff"):
+        bit_depth = 8
+    channels = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=-1)
+    pixels = quantize(channels, bit_depth)
+    if bit_depth == 16 and fmt == "png":
+        import tensorflow as tf
+
+        return tf.io.encode_png(pixels).numpy()
+    if bit_depth == 16 and fmt == "tiff":
+        import tifffile
+
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, pixels, photometric="rgb", extrasamples=["unassalpha"] if alpha is not None else None)
+        return buffer.getvalue()
+    buffer = io.BytesIO()
+    image = Image.fromarray(pixels, mode="RGBA" if alpha is not None else "RGB")
+    options = {"quality": jpeg_quality} if fmt == "jpeg" else {}
+    if fmt == "webp":
+        options = {"lossless": True}
+    image.save(buffer, format={"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "tiff": "TIFF", "webp": "WEBP"}[fmt], **options)
+    return buffer.getvalue()
+
+
+def write_bytes_atomic(path, data):
+    """Writes ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
+    """Encodes and writes an image atomically; ``fmt`` defaults to the path's extension."""
+    path = os.fspath(path)
+    if fmt is None:
+        fmt = EXTENSIONS.get(os.path.splitext(path)[1].lower())
+        if fmt is None:
+            raise ImageError(path, "cannot tell the output format from the extension")
+    try:
+        data = encode(rgb, alpha, bit_depth, fmt, jpeg_quality)
+        write_bytes_atomic(path, data)
+    except OSError as error:
+        raise ImageError(path, f"cannot write ({error.strerror or error})") from None
+
+
+def find_images(root, recursive=False, exclude=()):
+    """Image files under ``root`` (or ``root`` itself if it is a file), sorted.
+
+    Symbolic links to folders are not followed (no loops); folders in ``exclude`` (e.g. an
+    output folder inside the input folder) are skipped. Files with other extensions are ignored.
+    """
+    root = os.fspath(root)
+    if os.path.isfile(root):
+        return [root]
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such file or folder")
+    excluded = {os.path.realpath(e) for e in exclude}
+    found = []
+    for folder, subfolders, files in os.walk(root, followlinks=False):
+        subfolders[:] = sorted(
+            d for d in subfolders if os.path.realpath(os.path.join(folder, d)) not in excluded
+        )
+        if not recursive:
+            subfolders[:] = []
+        for name in files:
+            if os.path.splitext(name)[1].lower() in EXTENSIONS:
+                found.append(os.path.join(folder, name))
+    return sorted(found)
+
+
+def image_size(path):
+    """(width, height) from the header only, or raises ImageError."""
+    path = os.fspath(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except OSError as error:
+        if isinstance(error, FileNotFoundError) or os.path.exists(path) is False:
+            raise ImageError(path, "no such file") from None
+        if os.path.getsize(path) == 0:
+            raise ImageError(path, "empty file (0 bytes)") from None
+        raise ImageError(path, f"not a readable image ({type(error).__name__})") from None
+    except Exception as error:
+        raise ImageError(path, f"not a readable image ({type(error).__name__})") from None

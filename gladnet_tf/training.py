@@ -1,0 +1,355 @@
+"""Training: strategy choice, the distributed train step, checkpoints, resume, run folder.
+
+``run(config, run_dir)`` trains GLADNet and leaves in ``run_dir``:
+
+    config.json            the TrainConfig (a resumed run must match it)
+    checkpoints/           tf.train checkpoints (model + optimizer + step), the last N kept
+    tensorboard/           train loss and learning rate; validation PSNR/SSIM and sample images
+    best.weights.h5        weights with the best validation PSNR so far (+ best.json)
+    final.weights.h5       weights at the end of the run (+ final.json)
+    log.txt                the progress lines
+
+Killed at any moment, the same command resumes from the newest checkpoint that restores: the
+step counter, the learning rate (a function of the step), the Adam state and the data order
+(a pure function of the seed and the step, see ``data``) all continue. At most
+``checkpoint_every`` steps are repeated. A checkpoint is complete or absent: TensorFlow writes
+the index last and updates the ``checkpoint`` state file only after the files are in place,
+and an unreadable newest checkpoint is skipped in favour of the one before.
+"""
+
+import json
+import logging
+import math
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gladnet_tf import config as config_lib
+from gladnet_tf import data as data_lib
+from gladnet_tf import losses as losses_lib
+from gladnet_tf import model as model_lib
+
+logger = logging.getLogger("gladnet_tf.training")
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or must stop (bad data, config mismatch, NaN loss)."""
+
+
+def configure_cpu_replicas(count):
+    """Splits the CPU into ``count`` logical devices (for ``mirrored`` without GPUs).
+
+    Must run before TensorFlow initialises its devices; a no-op when GPUs are present.
+    """
+    if tf.config.list_physical_devices("GPU") or count < 2:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError as error:  # devices already initialised
+        logger.warning("could not split the CPU into %d logical devices: %s", count, error)
+
+
+def make_strategy(name, cpu_replicas=2):
+    """``default`` | ``mirrored`` | ``multi_worker`` | ``tpu`` -> a tf.distribute.Strategy."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        configure_cpu_replicas(cpu_replicas)
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise TrainingError("--strategy multi_worker needs the TF_CONFIG environment variable (see README)")
+        communication = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.AUTO
+        )
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=communication)
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise TrainingError(f"unknown strategy {name!r}: use default, mirrored, multi_worker or tpu")
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def total_steps(config, num_pairs, replicas):
+    if config.steps > 0:
+        return config.steps
+    return max(1, config.epochs * num_pairs // (config.batch_size * replicas))
+
+
+def _check_config(run_dir, config):
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        previous = config_lib.TrainConfig.from_json(f.read())
+    differences = sorted(
+        key
+        for key, value in vars(config).items()
+        if key not in config_lib.RESUMABLE_CHANGES and getattr(previous, key) != value
+    )
+    if differences:
+        details = ", ".join(f"{k}: {getattr(previous, k)!r} -> {getattr(config, k)!r}" for k in differences)
+        raise TrainingError(
+            f"{run_dir} holds a run with another configuration ({details}); "
+            f"use a new --run_dir or the same settings to resume"
+        )
+
+
+def _write_json_atomic(path, payload):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(payload if isinstance(payload, str) else json.dumps(payload, indent=2, sort_keys=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _restore_latest(checkpoint, manager):
+    """Restores the newest checkpoint that reads; returns its path or None."""
+    for path in reversed(manager.checkpoints):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            return path
+        except (tf.errors.OpError, ValueError, AssertionError) as error:
+            logger.warning("checkpoint %s does not restore (%s); trying the one before", path, error)
+    return None
+
+
+def build(config, strategy):
+    """Model, optimizer and loss, created under the strategy's scope."""
+    with strategy.scope():
+        model = model_lib.GLADNet(
+            global_size=config.global_size,
+            global_filters=config.global_filters,
+            detail_filters=config.detail_filters,
+        )
+        schedule = losses_lib.original_schedule(config.learning_rate, config.decay_steps, config.decay_rate)
+        optimizer = keras.optimizers.Adam(
+            learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
+        )
+        optimizer.build(model.trainable_variables)
+    loss = losses_lib.WeightedL1(losses_lib.channel_weights(config.channel_order), reduction="none")
+    return model, optimizer, loss
+
+
+def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
+    """A tf.function running one optimisation step on a distributed batch; returns the loss."""
+
+    def step_fn(low, high):
+        with tf.GradientTape() as tape:
+            output = model(low, training=True)
+            per_example = loss_fn(high, output)
+            # Sum over this replica's examples / global batch: summed over replicas it is the
+            # mean over the global batch, whatever the number of replicas.
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    @tf.function
+    def train_step(batch):
+        low, high = batch
+        per_replica = strategy.run(step_fn, args=(low, high))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return train_step
+
+
+def evaluate(model, pairs):
+    """Mean PSNR / SSIM (dB, [0, 1]) of the clipped output over full validation images."""
+    predict = tf.function(lambda x: tf.clip_by_value(model(x, training=False), 0.0, 1.0), reduce_retracing=True)
+    psnrs, ssims, samples = [], [], []
+    for low, high, name in data_lib.validation_dataset(pairs):
+        output = predict(low)
+        # Quantise to 8 bits as saved images are, then score on [0, 1] with max_val=1.
+        output = tf.round(output * 255.0) / 255.0
+        psnrs.append(float(tf.image.psnr(output, high, max_val=1.0)[0]))
+        ssims.append(float(tf.image.ssim(output, high, max_val=1.0)[0]))
+        samples.append((name.numpy().decode(), low, output, high))
+    return float(np.mean(psnrs)), float(np.mean(ssims)), samples
+
+
+class _StopRequested:
+    """SIGTERM / SIGINT: finish the current step, checkpoint, and exit cleanly."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        del frame
+        logger.warning("signal %d received: saving a checkpoint and stopping", signum)
+        self.requested = True
+
+
+def run(config, run_dir, max_steps_this_session=None):
+    """Trains (or resumes) the run in ``run_dir``; returns a dict summary.
+
+    ``max_steps_this_session`` stops after that many steps without finishing the run (used
+    to split long runs into sessions; the next call resumes).
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = make_strategy(config.strategy, config.cpu_replicas)
+    chief = _is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+
+    report = data_lib.find_pairs(config.data, config.patch_size)
+    data_lib.log_report(report, logger)
+    if report.problems and not config.skip_bad_pairs:
+        raise TrainingError(
+            f"{len(report.problems)} problem(s) in {config.data} (fix them or pass --skip_bad_pairs):\n  "
+            + "\n  ".join(report.problems)
+        )
+    if report.small:
+        logger.info("%d pair(s) smaller than %d px skipped", len(report.small), config.patch_size)
+    if not report.pairs:
+        raise TrainingError(f"{config.data}: no usable training pairs")
+    val_pairs = []
+    if config.val_data:
+        val_report = data_lib.find_pairs(config.val_data)
+        data_lib.log_report(val_report, logger)
+        val_pairs = val_report.pairs
+
+    _check_config(run_dir, config)
+    if chief:
+        _write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())
+
+    keras.utils.set_random_seed(config.seed)
+    model, optimizer, loss_fn = build(config, strategy)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    # Only the chief's checkpoints are kept; other workers write to a scratch folder, as
+    # MultiWorkerMirroredStrategy needs every worker to take part in saving.
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    if not chief:
+        checkpoint_dir = os.path.join(run_dir, "worker_scratch", f"{strategy.cluster_resolver.task_id}")
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints)
+    # Non-chief workers restore from the chief's folder (same file system on one machine;
+    # across machines, point run_dir at shared storage).
+    restore_manager = manager if chief else tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model, optimizer=optimizer), os.path.join(run_dir, "checkpoints"), max_to_keep=None
+    )
+    restored = _restore_latest(checkpoint, restore_manager)
+    start_step = int(optimizer.iterations.numpy())
+    steps = total_steps(config, len(report.pairs), replicas)
+    logger.info(
+        "%s at step %d of %d: %d pairs, %d replica(s), global batch %d, patch %d",
+        f"resumed from {restored}" if restored else "starting", start_step, steps, len(report.pairs),
+        replicas, global_batch, config.patch_size,
+    )
+
+    best_path = os.path.join(run_dir, "best.json")
+    best_psnr = -math.inf
+    if os.path.exists(best_path):
+        with open(best_path) as f:
+            best_psnr = json.load(f)["val_psnr"]
+
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if chief else tf.summary.create_noop_writer()
+    dataset = data_lib.training_dataset(report.pairs, config.patch_size, global_batch, config.seed, start_step)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = strategy.experimental_distribute_dataset(dataset.with_options(options))
+    train_step = make_train_step(model, optimizer, loss_fn, strategy, global_batch)
+
+    stop = _StopRequested()
+    previous_handlers = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous_handlers[signum] = signal.signal(signum, stop)
+        except ValueError:  # not in the main thread
+            pass
+
+    def validate(step):
+        nonlocal best_psnr
+        if not val_pairs:
+            return None
+        psnr, ssim, samples = evaluate(model, val_pairs)
+        logger.info("step %d: validation PSNR %.3f dB, SSIM %.4f on %d images", step, psnr, ssim, len(val_pairs))
+        with writer.as_default(step=step):
+            tf.summary.scalar("val/psnr", psnr)
+            tf.summary.scalar("val/ssim", ssim)
+            for name, low, output, high in samples[: config.num_sample_images]:
+                tf.summary.image(f"val/{name}", tf.concat([low, output, high], axis=2))
+        if chief and psnr > best_psnr:
+            best_psnr = psnr
+            model_lib.save(model, os.path.join(run_dir, "best.weights.h5"))
+            _write_json_atomic(best_path, {"step": step, "val_psnr": psnr, "val_ssim": ssim})
+        return psnr, ssim
+
+    step = start_step
+    session_end = steps if max_steps_this_session is None else min(steps, start_step + max_steps_this_session)
+    log_path = os.path.join(run_dir, "log.txt")
+    window_loss, window_start, window_steps = 0.0, time.perf_counter(), 0
+    run_start = time.perf_counter()
+    iterator = iter(dataset)
+    try:
+        while step < session_end and not stop.requested:
+            loss = float(train_step(next(iterator)))
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"loss is {loss} at step {step + 1}: stopping. The last good checkpoint "
+                    f"({manager.latest_checkpoint}) is kept; lower --learning_rate or check the data."
+                )
+            step += 1
+            window_loss += loss
+            window_steps += 1
+            if step % config.checkpoint_every == 0 or step == steps:
+                manager.save(checkpoint_number=step)
+            if step % config.log_every == 0 or step == session_end:
+                elapsed = time.perf_counter() - window_start
+                rate = window_steps / max(elapsed, 1e-9)
+                lr = float(optimizer.learning_rate)  # the schedule at the current step
+                eta = (steps - step) / max(rate, 1e-9)
+                line = (
+                    f"step {step}/{steps} loss {window_loss / window_steps:.5f} lr {lr:.3e} "
+                    f"{rate:.2f} steps/s {rate * global_batch * config.patch_size ** 2 / 1e6:.2f} Mpx/s "
+                    f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
+                )
+                logger.info(line)
+                if chief:
+                    with open(log_path, "a") as f:
+                        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+                with writer.as_default(step=step):
+                    tf.summary.scalar("train/loss", window_loss / window_steps)
+                    tf.summary.scalar("train/learning_rate", lr)
+                    tf.summary.scalar("train/steps_per_second", rate)
+                window_loss, window_start, window_steps = 0.0, time.perf_counter(), 0
+            if config.val_every and step % config.val_every == 0 and step < steps:
+                validate(step)
+        if stop.requested and step % config.checkpoint_every != 0:
+            manager.save(checkpoint_number=step)
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        writer.flush()
+
+    summary = {"step": step, "total_steps": steps, "finished": step >= steps, "restored_from": restored,
+               "seconds_this_session": time.perf_counter() - run_start}
+    if step >= steps:
+        metrics = validate(step)
+        if chief:
+            model_lib.save(model, os.path.join(run_dir, "final.weights.h5"))
+            final = {"step": step, "config": json.loads(config.to_json())}
+            if metrics:
+                final.update(val_psnr=metrics[0], val_ssim=metrics[1])
+            _write_json_atomic(os.path.join(run_dir, "final.json"), final)
+        if metrics:
+            summary.update(val_psnr=metrics[0], val_ssim=metrics[1])
+    return summary
