@@ -163,8 +163,10 @@ def read(path, max_pixels=DEFAULT_MAX_PIXELS):
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageError(path, "image too large (decompression bomb guard)") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(path, "not an image file (content is not PNG, JPEG, BMP, TIFF or WebP)") from None
     except Exception as error:
-        raise ImageError(path, f"not a readable image ({type(error).__name__})") from None
+        raise ImageError(path, f"not a readable image ({type(error).__name__}: {error})") from None
     fmt = PIL_FORMATS.get(image.format)
     if fmt is None:
         raise ImageError(path, f"unsupported image format {image.format!r} (supported: PNG, JPEG, BMP, TIFF, WebP)")
@@ -292,12 +294,22 @@ def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):
     return buffer.getvalue()
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path, data):
-    """Writes ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    """Writes ``data`` to ``path`` through a temporary file and a rename (never half-written).
+
+    The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

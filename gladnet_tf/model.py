@@ -247,6 +247,9 @@ def save(model, path):
             model.save(tmp)
         else:
             model.save_weights(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

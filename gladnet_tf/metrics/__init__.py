@@ -1,29 +1,28 @@
-"""Image quality metrics for evaluating enhanced images.
+"""Image quality metrics for evaluating enhanced images (numpy/scipy/scikit-image only).
 
-- ``niqe(image)``: no-reference NIQE with the LIVE-release pristine model (lower is
-  better); also a command line, ``python -m gladnet_tf.metrics.niqe IMAGE...``.
-- ``psnr(a, b)`` and ``ssim(a, b)``: full-reference fidelity of 0..255 images (higher
-  is better).
+- ``gladnet_tf.metrics.niqe.niqe(image)``: no-reference NIQE with the LIVE-release
+  pristine model, HxWx3 uint8 RGB (or HxW gray) on 0..255; lower is better. Also a
+  command line: ``python -m gladnet_tf.metrics.niqe IMAGE...``.
+- ``psnr(a, b)`` and ``ssim(a, b)`` (from ``gladnet_tf.metrics.fidelity``):
+  full-reference fidelity of same-shape 0..255 images; higher is better.
 
-numpy/scipy/scikit-image only; importing this package does not import TensorFlow.
+``niqe`` is deliberately not re-exported here: the function shares its name with its
+module, and whichever import ran last would decide what ``gladnet_tf.metrics.niqe``
+means. Import it as ``from gladnet_tf.metrics.niqe import niqe``.
+
+Importing this package imports nothing heavy (no TensorFlow, and scikit-image only when
+``psnr`` or ``ssim`` is first used).
 """
 
 import importlib
 
-__all__ = ["niqe", "psnr", "ssim"]
-
-_EXPORTS = {
-    "niqe": "gladnet_tf.metrics.niqe",
-    "psnr": "gladnet_tf.metrics.fidelity",
-    "ssim": "gladnet_tf.metrics.fidelity",
-}
+__all__ = ["psnr", "ssim"]
 
 
 def __getattr__(name):
-    # Lazy re-exports: importing the submodules eagerly here would make
-    # ``python -m gladnet_tf.metrics.niqe`` warn that the module was already imported.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    # Lazy, so that the NIQE command line does not pay for importing scikit-image.
+    if name in __all__:
+        return getattr(importlib.import_module("gladnet_tf.metrics.fidelity"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,0 +1,251 @@
+"""Enhancing images with a trained GLADNet: one traced function for every size, tiled for
+big images, and the folder loop behind ``test.py``.
+
+Why tiling is exact: the global branch sees only a 96x96 nearest resize of the image, so it is
+computed once from the whole image. The detail branch is five 3x3 convolutions, so an output
+pixel depends on input pixels at most 5 away. A tile extended by a halo of >= 5 pixels (clamped
+at the image border, where the zero padding of SAME convolution is the same as for the whole
+image) therefore gives the same values on its interior as the whole image does. The
+illumination map at full size is gathered tile by tile with the exact row and column indices of
+the legacy nearest resize (computed by running that very op on index vectors), so the whole
+H x W x 64 map is never materialised.
+
+Layouts: arrays are float32 RGB in [0, 1], HxWx3; ``enhance`` returns the raw network output
+(float32, [0, inf), not clipped).
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gladnet_tf import images as images_lib
+from gladnet_tf import model as model_lib
+
+DEFAULT_TILE = 1024
+MIN_HALO = 5  # five 3x3 convolutions in the detail branch
+
+
+def _resize_indices(in_size, out_size):
+    """Source index of each of ``out_size`` outputs under the legacy nearest resize."""
+    ramp = tf.reshape(tf.range(in_size, dtype=tf.float32), [1, -1, 1, 1])  # exact in float32
+    picked = tf.raw_ops.ResizeNearestNeighbor(
+        images=ramp, size=tf.stack([out_size, 1]), align_corners=False, half_pixel_centers=False
+    )
+    return tf.cast(tf.reshape(picked, [-1]), tf.int32)
+
+
+class Enhancer:
+    """Runs GLADNet on single images of any size with a constant number of traced graphs.
+
+    Args:
+        model: a ``GLADNet`` or a path to ``*.weights.h5`` / ``*.keras``.
+        tile: images with a side above this are processed in tiles of ``tile`` x ``tile``
+            (0 = never tile).
+        halo: extra pixels around each tile (>= 5 for exact results).
+    """
+
+    def __init__(self, model, tile=DEFAULT_TILE, halo=MIN_HALO):
+        if not isinstance(model, keras.Model):
+            model = model_lib.load(model)
+        if halo < MIN_HALO:
+            raise ValueError(f"halo must be >= {MIN_HALO} for exact tiles, got {halo}")
+        if tile < 0:
+            raise ValueError(f"tile must be >= 0, got {tile}")
+        self.model = model
+        self.tile = int(tile)
+        self.halo = int(halo)
+        self.global_size = model.global_size
+        global_model = model.global_branch()
+
+        illumination = keras.Input(shape=(None, None, model.global_filters), name="illumination_full")
+        image = keras.Input(shape=(None, None, 3), name="image")
+        x = model.get_layer("detail_concat")([illumination, image])
+        for i in range(model.detail_depth):
+            x = model.get_layer(f"detail_conv_{i + 1}")(x)
+        detail_model = keras.Model([illumination, image], x, name="detail_branch")
+
+        image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+        @tf.function(input_signature=[image_spec])
+        def global_fn(batch):
+            return global_model(batch, training=False)  # (B, 96, 96, 64)
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, None, model.global_filters], tf.float32),
+                image_spec,
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+            ]
+        )
+        def detail_fn(illumination96, image_tile, rows, cols):
+            # Nearest "resize" of the 96x96 map restricted to this tile's rows and columns.
+            tile_illumination = tf.gather(tf.gather(illumination96, rows, axis=1), cols, axis=2)
+            return detail_model([tile_illumination, image_tile], training=False)
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+        def indices_fn(height, width):
+            return _resize_indices(self.global_size, height), _resize_indices(self.global_size, width)
+
+        self._global_fn = global_fn
+        self._detail_fn = detail_fn
+        self._indices_fn = indices_fn
+
+    def tiles(self, height, width):
+        """(y0, y1, x0, x1) of the output tiles covering an image."""
+        if not self.tile or (height <= self.tile and width <= self.tile):
+            return [(0, height, 0, width)]
+        return [
+            (y, min(y + self.tile, height), x, min(x + self.tile, width))
+            for y in range(0, height, self.tile)
+            for x in range(0, width, self.tile)
+        ]
+
+    def enhance(self, rgb):
+        """HxWx3 float32 RGB in [0, 1] -> HxWx3 float32 raw output in [0, inf)."""
+        rgb = np.asarray(rgb, dtype=np.float32)
+        if rgb.ndim != 3 or rgb.shape[-1] != 3 or min(rgb.shape[:2]) < 1:
+            raise ValueError(f"expected an HxWx3 image with H, W >= 1, got shape {rgb.shape}")
+        height, width = rgb.shape[:2]
+        batch = rgb[None]
+        illumination96 = self._global_fn(tf.constant(batch))
+        rows, cols = (t.numpy() for t in self._indices_fn(tf.constant(height), tf.constant(width)))
+        tiles = self.tiles(height, width)
+        if len(tiles) == 1:
+            return self._detail_fn(illumination96, tf.constant(batch), rows, cols).numpy()[0]
+        output = np.empty((height, width, 3), dtype=np.float32)
+        for y0, y1, x0, x1 in tiles:
+            # The tile plus its halo, clamped to the image.
+            ya, yb = max(0, y0 - self.halo), min(height, y1 + self.halo)
+            xa, xb = max(0, x0 - self.halo), min(width, x1 + self.halo)
+            result = self._detail_fn(
+                illumination96, tf.constant(batch[:, ya:yb, xa:xb]), rows[ya:yb], cols[xa:xb]
+            ).numpy()[0]
+            output[y0:y1, x0:x1] = result[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        return output
+
+    @property
+    def traced_graphs(self):
+        """How many concrete graphs the traced functions hold (constant: no retracing)."""
+        return sum(len(f._list_all_concrete_functions()) for f in (self._global_fn, self._detail_fn))
+
+
+# ---- folders of files ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Job:
+    source: str
+    target: str | None  # None when the job is refused before reading
+    error: str | None = None
+
+
+def plan_outputs(sources, input_root, output_dir, output_format="png"):
+    """Maps each source file to its output path, keeping relative paths and names.
+
+    The extension always matches the format written ("same" keeps the input's format). Two
+    sources that would land on the same output (``a.png`` and ``a.jpg``) both get the source
+    extension in the name (``a_png.png``, ``a_jpg.png``) so that neither overwrites the other.
+    An output that would be an input file is refused.
+    """
+    input_root = os.fspath(input_root)
+    base = input_root if os.path.isdir(input_root) else os.path.dirname(input_root)
+    planned = []
+    for source in sources:
+        relative = os.path.relpath(source, base)
+        stem, ext = os.path.splitext(relative)
+        if output_format == "same":
+            fmt = images_lib.EXTENSIONS.get(ext.lower(), "png")
+            out_ext = ext if ext.lower() in images_lib.EXTENSIONS else ".png"
+        else:
+            fmt = output_format
+            out_ext = images_lib.FORMAT_EXTENSIONS[fmt]
+        planned.append([source, stem, ext, out_ext, fmt])
+    counts = {}
+    for _, stem, _, out_ext, _ in planned:
+        key = (stem + out_ext).lower()
+        counts[key] = counts.get(key, 0) + 1
+    inputs = {os.path.realpath(s) for s in sources}
+    jobs = []
+    for source, stem, ext, out_ext, fmt in planned:
+        if counts[(stem + out_ext).lower()] > 1:
+            stem = f"{stem}_{ext.lstrip('.').lower()}"
+        target = os.path.join(output_dir, stem + out_ext)
+        if os.path.realpath(target) in inputs:
+            jobs.append(Job(source, None, "output path is an input file; refusing to overwrite it"))
+            continue
+        jobs.append(Job(source, target))
+    return jobs, {job.source: fmt for job, (_, _, _, _, fmt) in zip(jobs, planned)}
+
+
+class Progress:
+    """A one-line progress bar with images/s on a terminal; one line per image otherwise."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.done, self.stream = total, 0, stream
+        self.start = time.perf_counter()
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def update(self, name, status="ok"):
+        self.done += 1
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {rate:.2f} img/s {status}: {name}"
+        if self.tty:
+            self.stream.write("\r" + line[:150].ljust(150))
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def enhance_files(enhancer, input_path, output_dir, recursive=False, output_format="png",
+                  skip_existing=False, max_pixels=images_lib.DEFAULT_MAX_PIXELS, jpeg_quality=95,
+                  log=None):
+    """Enhances every image under ``input_path`` into ``output_dir``.
+
+    A file that fails is reported (one line naming it and the reason) and the loop goes on.
+    Returns a dict with counts and the list of failures.
+    """
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    sources = images_lib.find_images(input_path, recursive=recursive, exclude=[output_dir])
+    jobs, formats = plan_outputs(sources, input_path, output_dir, output_format)
+    progress = Progress(len(jobs))
+    counts = {"processed": 0, "skipped": 0, "failed": 0}
+    failures = []
+    start = time.perf_counter()
+    for job in jobs:
+        status = "ok"
+        try:
+            if job.error:
+                raise images_lib.ImageError(job.source, job.error)
+            if skip_existing and os.path.exists(job.target):
+                counts["skipped"] += 1
+                progress.update(job.source, "exists")
+                continue
+            loaded = images_lib.read(job.source, max_pixels=max_pixels)
+            output = enhancer.enhance(loaded.rgb)
+            os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
+            images_lib.write_atomic(job.target, output, loaded.alpha, loaded.bit_depth, formats[job.source], jpeg_quality)
+            counts["processed"] += 1
+        except (images_lib.ImageError, OSError, ValueError, tf.errors.OpError, MemoryError) as error:
+            message = str(error) if isinstance(error, images_lib.ImageError) else f"{job.source}: {type(error).__name__}: {error}"
+            message = message.splitlines()[0]
+            counts["failed"] += 1
+            failures.append(message)
+            status = "FAILED"
+            if progress.tty:
+                progress.stream.write("\n")
+            log(f"error: {message}")
+        progress.update(job.source, status)
+    counts["seconds"] = time.perf_counter() - start
+    counts["failures"] = failures
+    counts["total"] = len(jobs)
+    return counts

@@ -1,0 +1,862 @@
+r"""Low-light training pairs synthesised from well-exposed images, as in GLADNet.
+
+Run it (writes ``OUT/low/*.png``, ``OUT/high/*.png`` and ``OUT/synthesis.json``)::
+
+    python -m gladnet_tf.synthesis --input /work/shared/datasets/normal-light \
+        --output /tmp/synth --max_side 512 --seed 0
+
+The GLADNet slides ("Training Dataset Generation") synthesise pairs from *raw* images rather
+than 8-bit RGB: a raw file is developed to linear light with the black point set correctly,
+then Adobe Lightroom's Exposure E in [-5, 0] and Contrast C in [-100, 0] make the dark
+version. Two tricks are added: black-to-black and white-to-white pairs (so black and white
+stay put), and grayscale pairs made from colour pairs (against colour casts). A later slide
+("New result") adds random saturation reduction. This module does all of that in numpy.
+
+Value conventions (every public function):
+
+- *linear* images are float32 HxWx3 RGB in [0, 1], scene-linear with sRGB (Rec. 709)
+  primaries, 1.0 = the sensor's white (raw) or the file's white (RGB).
+- *encoded* images are the sRGB OETF of linear values, floats in [0, 1].
+- outputs written to disk are uint8 (default) or uint16 HxWx3 sRGB PNGs.
+
+The formulas
+------------
+Exposure (exactly Lightroom's meaning of an EV step)::
+
+    exposed = 2 ** E * linear                      E in [-5, 0]
+
+Contrast (C in [-100, 0], strength ``a = -C / 100`` in [0, 1]) is a tone curve ``f`` applied
+per channel to the sRGB-encoded value ``p = oetf(linear)`` (a roughly perceptual scale),
+pivoting at mid-grey ``m = oetf(0.18) = 0.4614``::
+
+    f(p) = p                                       p <= m
+    f(p) = p - a * (p - m) ** 2 / (2 * (1 - m))    p >  m
+
+    low_linear = 2 ** E * eotf(f(oetf(high_linear)))
+
+``f`` is continuous with a continuous slope at the pivot, its slope is ``1 - a*(p-m)/(1-m)``
+in ``[1 - a, 1]`` (so it is monotone for every C in range), it leaves black and mid-grey
+where they are, and at C = -100 white comes down to ``(1 + m) / 2`` (about -1 EV): the
+encoded range from mid-grey to white is halved. E and C are drawn uniformly from their
+ranges (uniform in EV means log-uniform in light). The curve is applied before the
+exposure, i.e. the pivot follows the exposure, as Lightroom's contrast pivots around the
+image's own midtones rather than a fixed output level.
+
+Why this curve. Adobe has not published Lightroom's contrast curve. Lightroom's negative
+contrast is two-sided: it pulls highlights down *and lifts shadows* toward mid-grey. The
+lifted half is deliberately left out here, because (1) for E near 0 it makes dark pixels of
+the "low-light" image brighter than the same pixels of the normal image, which no darker
+exposure can do, and teaches the network to darken shadows; (2) it raises the black level
+of the dark image, the grey veil that the slides correct by setting the black point. The
+one-sided curve keeps the property the tests check: ``low <= high`` per pixel and channel
+in linear light (before optional noise), for every E <= 0 and C in [-100, 0]:
+``f(p) <= p`` and ``2**E <= 1``, and clipping and rounding are monotone.
+
+Rendering. Both images of a pair go through the same chain: clip to [0, 1] (one white
+scale), the sRGB OETF as the only tone curve, and rounding to 8 (or 16) bits::
+
+    oetf(x) = 12.92 x                    x <= 0.0031308
+            = 1.055 x ** (1/2.4) - 0.055 otherwise          (eotf is its inverse)
+
+Inputs
+------
+- Raw files (DNG and anything else rawpy/LibRaw reads): demosaiced by LibRaw to linear sRGB
+  with camera white balance (auto white balance when the file stores none, e.g. all
+  multipliers 1.0), no auto-brightening, gamma (1, 1), 16 bits, a fixed white level
+  (``adjust_maximum_thr=0``, so the white scale does not depend on the picture), cropped to
+  the file's default crop. LibRaw subtracts the black level stored in the file, so a pixel
+  at or below it decodes to exactly 0 (``black_point="metadata"``). With
+  ``black_point="auto"`` the black level is raised to a low percentile of the raw data when
+  that is above the stored level (for files whose stored black level is missing or 0).
+  When the image is at least twice ``max_side``, LibRaw's half-size mode (2x2 binning)
+  replaces demosaicing.
+- Ordinary 8/16-bit RGB images (PNG, TIFF, JPEG, BMP, WebP): decoded by
+  ``gladnet_tf.images.read`` (any mode, EXIF orientation applied, 16 bits kept, gray
+  expanded to RGB), alpha dropped, assumed sRGB, linearised with the sRGB EOTF.
+- Large sources are downscaled in linear light so that the longer side is ``max_side``.
+
+Tricks (each with its own probability, see :class:`SynthesisOptions`)
+----------------------------------------------------------------------
+- black pair: low = high = all 0 (same size as the source).
+- white pair: low = high = all 255 (65535 for 16-bit output).
+- grayscale pair: both images of a synthesised pair become their linear luminance
+  (sRGB weights 0.2126, 0.7152, 0.0722), so R = G = B exactly in both.
+- saturation reduction: ``x <- Y + s * (x - Y)`` in linear light with a random ``s``; on the
+  low image only (default; low-light photos look dull and the network should learn to bring
+  colour back, our reading of the slide) or on both images (``saturation_target="pair"``).
+- sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
+  the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
+  electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
+  (log-uniform in ``noise_read_range``).
+
+Order within a synthetic pair: exposure/contrast, then noise (low), then saturation, then
+gray. Black and white pairs get no other trick.
+
+Determinism: each output variant draws from its own generator, seeded by ``--seed``, the
+source's path relative to ``--input`` and the variant index, so results do not depend on the
+order of files or on ``--num_workers``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import struct
+import sys
+import time
+import zlib
+from concurrent import futures
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from gladnet_tf import images
+
+# --------------------------------------------------------------------------------------
+# Transfer functions
+# --------------------------------------------------------------------------------------
+
+MID_GREY_LINEAR = 0.18
+# sRGB (Rec. 709) relative luminance weights, for linear light. The slides' loss weights
+# (0.29891, 0.58661, 0.11448) are Rec. 601 luma weights for gamma-encoded values; in linear
+# light the sRGB primaries' own luminance weights are the right ones.
+LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
+
+RAW_EXTENSIONS = frozenset(
+    ".dng .kdc .dcr .nef .nrw .cr2 .cr3 .crw .arw .srf .sr2 .orf .rw2 .rwl .raf .pef .ptx "
+    ".srw .x3f .erf .mrw .3fr .fff .iiq .mos .mef .raw".split()
+)
+RGB_EXTENSIONS = frozenset(images.EXTENSIONS)  # .png .jpg .jpeg .bmp .tif .tiff .webp
+
+
+def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
+    """The sRGB EOTF: encoded floats in [0, 1] -> linear floats in [0, 1].
+
+    Inputs outside [0, 1] are clipped first. Keeps float64 inputs float64; anything else
+    comes back float32. Any shape (e.g. HxWx3).
+    """
+    x = np.asarray(encoded)
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    x = np.clip(x.astype(dtype, copy=False), 0.0, 1.0)
+    low = x / dtype(12.92)
+    high = np.power((x + dtype(0.055)) / dtype(1.055), dtype(2.4))
+    return np.where(x <= dtype(0.04045), low, high).astype(dtype, copy=False)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """The sRGB OETF: linear floats -> encoded floats in [0, 1] (input clipped to [0, 1]).
+
+    Keeps float64 inputs float64; anything else comes back float32. Any shape.
+    """
+    x = np.asarray(linear)
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    x = np.clip(x.astype(dtype, copy=False), 0.0, 1.0)
+    low = x * dtype(12.92)
+    high = dtype(1.055) * np.power(x, dtype(1.0 / 2.4)) - dtype(0.055)
+    return np.where(x <= dtype(0.0031308), low, high).astype(dtype, copy=False)
+
+
+_MID_GREY_ENCODED = float(1.055 * MID_GREY_LINEAR ** (1.0 / 2.4) - 0.055)  # 0.46136
+
+
+def _contrast_curve(encoded: np.ndarray, contrast: float) -> np.ndarray:
+    """One-sided contrast reduction on sRGB-encoded values in [0, 1] (see module docstring)."""
+    strength = -float(contrast) / 100.0
+    if strength == 0.0:
+        return encoded
+    pivot = _MID_GREY_ENCODED
+    above = np.maximum(encoded - pivot, 0.0)
+    return encoded - strength * above * above / (2.0 * (1.0 - pivot))
+
+
+def apply_exposure_contrast(linear: np.ndarray, exposure_ev: float, contrast: float) -> np.ndarray:
+    """Lightroom-style Exposure and (negative) Contrast on a linear image.
+
+    Args:
+      linear: linear RGB, float, any shape (typically HxWx3), values in [0, 1] (clipped).
+      exposure_ev: exposure in EV; the image is multiplied by ``2 ** exposure_ev``. The
+        result is never brighter than the input when ``exposure_ev <= 0``.
+      contrast: Lightroom-style contrast in [-100, 0]; 0 leaves the image unchanged.
+
+    Returns:
+      float32 linear image of the same shape, in [0, 1]: ``2**E * eotf(f(oetf(x)))``.
+    """
+    if not np.isfinite(exposure_ev):
+        raise ValueError(f"exposure_ev must be finite, got {exposure_ev}")
+    if not -100.0 <= contrast <= 0.0:
+        raise ValueError(f"contrast must be in [-100, 0], got {contrast}")
+    x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
+    if contrast != 0.0:
+        encoded = linear_to_srgb(x)
+        curved = srgb_to_linear(_contrast_curve(encoded, contrast))
+        # Below the pivot f is the identity: keep those values bit for bit. Above it
+        # f(p) < p; the minimum only removes float32 round-trip error, so that "never
+        # brighter than the input" holds exactly.
+        x = np.where(encoded <= np.float32(_MID_GREY_ENCODED), x, np.minimum(curved, x))
+    return np.clip(x * np.float32(2.0 ** float(exposure_ev)), 0.0, 1.0).astype(np.float32)
+
+
+def luminance(linear: np.ndarray) -> np.ndarray:
+    """Relative luminance of linear RGB (..., 3) -> (...), float32."""
+    x = np.asarray(linear, dtype=np.float32)
+    red, green, blue = (np.float32(w) for w in LUMINANCE_WEIGHTS)
+    # Element-wise in a fixed order (not a BLAS dot): monotone in every channel bit for bit.
+    return red * x[..., 0] + green * x[..., 1] + blue * x[..., 2]
+
+
+def reduce_saturation(linear: np.ndarray, factor: float) -> np.ndarray:
+    """``Y + factor * (x - Y)`` in linear light; factor 1 = unchanged, 0 = gray (R=G=B).
+
+    Luminance is kept; values stay in the range of the pixel's own channels.
+    """
+    y = luminance(linear)[..., None]
+    if factor == 0.0:
+        return np.repeat(y, 3, axis=-1)
+    keep = np.float32(factor)
+    # (1 - s) Y + s x rather than Y + s (x - Y): a sum of monotone terms stays monotone in
+    # float arithmetic, so a pair that was ordered (low <= high) stays ordered.
+    return ((np.float32(1.0) - keep) * y + keep * np.asarray(linear, np.float32)).astype(
+        np.float32)
+
+
+def add_sensor_noise(
+    linear: np.ndarray, photons_at_white: float, read_sigma: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Poisson-Gaussian noise in linear light, clipped to [0, 1] (float32, same shape)."""
+    electrons = rng.poisson(np.asarray(linear, dtype=np.float64) * photons_at_white)
+    noisy = electrons / photons_at_white + rng.normal(0.0, read_sigma, size=np.shape(linear))
+    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+
+
+def quantize(encoded: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """Encoded floats in [0, 1] -> uint8 (bit_depth 8) or uint16 (bit_depth 16), rounded."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    top = 255 if bit_depth == 8 else 65535
+    scaled = np.rint(np.clip(encoded, 0.0, 1.0) * np.float64(top))
+    return scaled.astype(np.uint8 if bit_depth == 8 else np.uint16)
+
+
+# --------------------------------------------------------------------------------------
+# Pair synthesis
+# --------------------------------------------------------------------------------------
+
+
+def _range(values: Sequence[float], name: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in values)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {values}")
+    return lo, hi
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisOptions:
+    """What ``synthesize_pair`` draws from. Probabilities are per output pair.
+
+    The paper gives the E and C ranges; it gives no numbers for the tricks, so their
+    default probabilities are ours.
+    """
+
+    exposure_range: tuple[float, float] = (-5.0, 0.0)  # EV, uniform, must be <= 0
+    contrast_range: tuple[float, float] = (-100.0, 0.0)  # uniform, within [-100, 0]
+    black_pair_prob: float = 0.02
+    white_pair_prob: float = 0.02
+    gray_prob: float = 0.1
+    saturation_prob: float = 0.2
+    saturation_range: tuple[float, float] = (0.3, 0.9)  # multiplier s, uniform
+    saturation_target: str = "low"  # "low" or "pair"
+    noise_prob: float = 0.0  # beyond the paper; off by default
+    noise_photons_range: tuple[float, float] = (1e3, 1e5)  # electrons at white, log-uniform
+    noise_read_range: tuple[float, float] = (1e-4, 2e-3)  # read-noise sigma, log-uniform
+    bit_depth: int = 8
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        for name in ("exposure_range", "contrast_range", "saturation_range",
+                     "noise_photons_range", "noise_read_range"):
+            set_(name, _range(getattr(self, name), name))
+        if self.exposure_range[1] > 0.0:
+            raise ValueError(f"exposure_range must be <= 0 EV, got {self.exposure_range}")
+        if self.contrast_range[0] < -100.0 or self.contrast_range[1] > 0.0:
+            raise ValueError(f"contrast_range must lie in [-100, 0], got {self.contrast_range}")
+        if not (0.0 <= self.saturation_range[0] and self.saturation_range[1] <= 1.0):
+            raise ValueError(f"saturation_range must lie in [0, 1], got {self.saturation_range}")
+        if self.noise_photons_range[0] <= 0.0 or self.noise_read_range[0] <= 0.0:
+            raise ValueError("noise ranges must be positive")
+        for name in ("black_pair_prob", "white_pair_prob", "gray_prob", "saturation_prob",
+                     "noise_prob"):
+            value = float(getattr(self, name))
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+            set_(name, value)
+        if self.black_pair_prob + self.white_pair_prob > 1.0:
+            raise ValueError("black_pair_prob + white_pair_prob must be <= 1")
+        if self.saturation_target not in ("low", "pair"):
+            raise ValueError(f"saturation_target must be 'low' or 'pair', "
+                             f"got {self.saturation_target!r}")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"bit_depth must be 8 or 16, got {self.bit_depth}")
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
+
+
+def _synthesize_linear(
+    image: np.ndarray, rng: np.random.Generator, options: SynthesisOptions
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Like ``synthesize_pair`` but returns float32 *linear* low and high (before encoding)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must be HxWx3 linear RGB, got shape {image.shape}")
+    # Every scalar is drawn up front, always in the same order, so that changing one
+    # probability (say, turning noise on) does not change the E and C drawn for a file.
+    draws = {
+        "kind": rng.random(),
+        "exposure_ev": rng.uniform(*options.exposure_range),
+        "contrast": rng.uniform(*options.contrast_range),
+        "gray": rng.random(),
+        "saturation": rng.random(),
+        "saturation_factor": rng.uniform(*options.saturation_range),
+        "noise": rng.random(),
+        "noise_photons": _log_uniform(rng, options.noise_photons_range),
+        "noise_read": _log_uniform(rng, options.noise_read_range),
+        "noise_seed": int(rng.integers(0, 2**63 - 1)),
+    }
+    high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
+        kind = "black" if draws["kind"] < options.black_pair_prob else "white"
+        flat = np.full(high.shape, 0.0 if kind == "black" else 1.0, np.float32)
+        return flat, flat.copy(), {"kind": kind, "tricks": [kind]}
+
+    exposure_ev = float(draws["exposure_ev"])
+    contrast = float(draws["contrast"])
+    low = apply_exposure_contrast(high, exposure_ev, contrast)
+    params: dict[str, Any] = {
+        "kind": "synthetic", "exposure_ev": round(exposure_ev, 6),
+        "contrast": round(contrast, 6), "tricks": [],
+    }
+    if draws["noise"] < options.noise_prob:
+        low = add_sensor_noise(low, draws["noise_photons"], draws["noise_read"],
+                               np.random.default_rng(draws["noise_seed"]))
+        params["tricks"].append("noise")
+        params["noise_photons_at_white"] = round(draws["noise_photons"], 3)
+        params["noise_read_sigma"] = round(draws["noise_read"], 8)
+    gray = draws["gray"] < options.gray_prob
+    if not gray and draws["saturation"] < options.saturation_prob:
+        factor = float(draws["saturation_factor"])
+        low = reduce_saturation(low, factor)
+        if options.saturation_target == "pair":
+            high = reduce_saturation(high, factor)
+        params["tricks"].append("saturation")
+        params["saturation_factor"] = round(factor, 6)
+        params["saturation_target"] = options.saturation_target
+    if gray:
+        low, high = reduce_saturation(low, 0.0), reduce_saturation(high, 0.0)
+        params["tricks"].append("gray")
+    return low, high, params
+
+
+def synthesize_pair(
+    image: np.ndarray, rng: np.random.Generator, options: SynthesisOptions | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One (low, high) training pair from a well-exposed linear image.
+
+    Args:
+      image: float HxWx3 linear RGB in [0, 1] (see ``read_linear``); values are clipped.
+      rng: the generator every random choice is drawn from.
+      options: ranges and probabilities; defaults to ``SynthesisOptions()``.
+
+    Returns:
+      ``(low, high, params)``: low and high are HxWx3 sRGB-encoded uint8 (uint16 when
+      ``options.bit_depth == 16``), rendered the same way (clip, sRGB OETF, rounding);
+      params is a JSON-able dict: ``kind`` ("synthetic", "black" or "white"),
+      ``exposure_ev``, ``contrast``, ``tricks`` (list) and the trick parameters.
+    """
+    options = options or SynthesisOptions()
+    low, high, params = _synthesize_linear(image, rng, options)
+    return (quantize(linear_to_srgb(low), options.bit_depth),
+            quantize(linear_to_srgb(high), options.bit_depth), params)
+
+
+# --------------------------------------------------------------------------------------
+# Reading sources
+# --------------------------------------------------------------------------------------
+
+
+class Decoded(NamedTuple):
+    """A decoded source: ``image`` float32 HxWx3 linear RGB in [0, 1]; ``info`` JSON-able."""
+
+    image: np.ndarray
+    info: dict[str, Any]
+
+
+def resize_linear(linear: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Downscale float32 HxWx3 linear RGB so that max(H, W) <= max_side (never upscales).
+
+    Resampling happens in linear light with Pillow's antialiased bilinear (triangle) filter,
+    whose weights are all positive, so there is no ringing and values stay in [0, 1].
+    ``max_side`` None or 0 returns the input unchanged.
+    """
+    height, width = linear.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return linear
+    from PIL import Image
+
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(linear[..., c], dtype=np.float32), "F")
+                   .resize(size, Image.Resampling.BILINEAR))
+        for c in range(3)
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def read_rgb_linear(path: str | os.PathLike, *, max_side: int | None = None) -> Decoded:
+    """Read an 8/16-bit sRGB image (PNG, TIFF, JPEG, BMP, WebP) as linear light.
+
+    Decoding is ``gladnet_tf.images.read`` (any mode, EXIF orientation applied, 16-bit kept,
+    gray expanded to RGB); the alpha channel is dropped, the sRGB EOTF linearises, and the
+    result is downscaled (in linear light) to ``max_side``.
+
+    Returns:
+      ``Decoded(image, info)``: float32 HxWx3 linear RGB in [0, 1]; info holds ``format``,
+      ``source_bits`` (8 or 16) and the source's ``source_size`` (width, height).
+
+    Raises:
+      ``images.ImageError`` (a ValueError) for unreadable, empty or corrupt files.
+    """
+    loaded = images.read(path)
+    linear = resize_linear(srgb_to_linear(loaded.rgb), max_side)
+    info = {"format": loaded.format, "source_bits": int(loaded.bit_depth),
+            "source_size": [int(loaded.width), int(loaded.height)]}
+    return Decoded(linear, info)
+
+
+_LIBRAW_FLIPS = {0: 0, 3: 2, 5: 1, 6: -1}  # LibRaw flip code -> np.rot90 quarter turns
+
+
+def read_raw_linear(
+    path: str | os.PathLike,
+    *,
+    max_side: int | None = None,
+    black_point: str = "metadata",
+    black_percentile: float = 0.01,
+    crop: bool = True,
+) -> Decoded:
+    """Develop a raw file (anything rawpy/LibRaw reads) to linear sRGB-primaries RGB.
+
+    LibRaw settings: camera white balance (auto when the file stores none or all 1.0),
+    ``no_auto_bright``, ``gamma=(1, 1)``, ``output_bps=16``, ``adjust_maximum_thr=0`` (the
+    white level stays the file's, not the picture's maximum), highlights clipped. LibRaw
+    subtracts the black level, so raw values at or below it give 0.
+
+    Args:
+      path: the raw file (non-ASCII names are fine).
+      max_side: downscale so max(H, W) <= max_side (None/0: full size). Half-size
+        decoding (2x2 binning, no demosaicing) is used when it still leaves >= max_side.
+      black_point: "metadata" uses the file's black level; "auto" raises it to the
+        ``black_percentile`` (in percent) of the raw values, per CFA colour the lowest,
+        when that is higher (files whose stored black level is missing).
+      crop: crop to the file's default crop (e.g. a DNG's DefaultCrop); False keeps the
+        whole sensor area LibRaw returns.
+
+    Returns:
+      ``Decoded(image, info)``: float32 HxWx3 linear RGB in [0, 1] (1.0 = sensor white),
+      info with ``white_balance``, ``black_level``, ``white_level``, ``half_size``, ...
+    """
+    import rawpy
+
+    if black_point not in ("metadata", "auto"):
+        raise ValueError(f"black_point must be 'metadata' or 'auto', got {black_point!r}")
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    with rawpy.imread(str(path)) as raw:
+        sizes = raw.sizes
+        stored_black = [int(b) for b in raw.black_level_per_channel]
+        wb = [float(w) for w in raw.camera_whitebalance]
+        camera_wb = wb[1] > 0 and not np.allclose(wb[:3], wb[0])
+        user_black = None
+        if black_point == "auto":
+            visible, colors = raw.raw_image_visible, raw.raw_colors_visible
+            if sizes.crop_width and sizes.crop_height and crop:
+                rows = slice(sizes.crop_top_margin, sizes.crop_top_margin + sizes.crop_height)
+                cols = slice(sizes.crop_left_margin, sizes.crop_left_margin + sizes.crop_width)
+                visible, colors = visible[rows, cols], colors[rows, cols]
+            floors = [np.percentile(visible[colors == c], black_percentile)
+                      for c in np.unique(colors)]
+            floor = int(np.floor(min(floors)))
+            if floor > max(stored_black):
+                user_black = floor
+        half_size = bool(max_side) and max(sizes.iheight, sizes.iwidth) >= 2 * max_side
+        rgb16 = raw.postprocess(
+            use_camera_wb=camera_wb, use_auto_wb=not camera_wb, no_auto_bright=True,
+            gamma=(1, 1), output_bps=16, output_color=rawpy.ColorSpace.sRGB,
+            adjust_maximum_thr=0.0, half_size=half_size, user_flip=0, user_black=user_black,
+        )
+        white_level = int(raw.white_level)
+    scale = 2 if half_size else 1
+    if crop and sizes.crop_width and sizes.crop_height:
+        top, left = sizes.crop_top_margin // scale, sizes.crop_left_margin // scale
+        bottom = min(rgb16.shape[0], top + sizes.crop_height // scale)
+        right = min(rgb16.shape[1], left + sizes.crop_width // scale)
+        if bottom > top and right > left:
+            rgb16 = rgb16[top:bottom, left:right]
+    rgb16 = np.rot90(rgb16, _LIBRAW_FLIPS.get(int(sizes.flip), 0))
+    linear = rgb16.astype(np.float32) / 65535.0
+    source_size = [int(linear.shape[1] * scale), int(linear.shape[0] * scale)]
+    linear = resize_linear(np.ascontiguousarray(linear), max_side)
+    info = {
+        "format": "raw", "white_balance": "camera" if camera_wb else "auto",
+        "camera_wb": [round(w, 6) for w in wb], "black_level": stored_black,
+        "black_point": black_point, "black_level_used": user_black or max(stored_black),
+        "white_level": white_level, "half_size": half_size, "source_size": source_size,
+        "rawpy": rawpy.__version__,
+    }
+    return Decoded(linear, info)
+
+
+def read_linear(path: str | os.PathLike, *, max_side: int | None = None,
+                raw_black_point: str = "metadata") -> Decoded:
+    """Read any supported source (raw by extension, else RGB) as linear light."""
+    if Path(path).suffix.lower() in RAW_EXTENSIONS:
+        return read_raw_linear(path, max_side=max_side, black_point=raw_black_point)
+    return read_rgb_linear(path, max_side=max_side)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _png_bytes_16bit(rgb16: np.ndarray) -> bytes:
+    """A 16-bit RGB PNG (Pillow cannot write one): filter 0 on every row, zlib level 6."""
+    height, width, _ = rgb16.shape
+    rows = rgb16.astype(">u2").reshape(height, width * 3).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def _encode_png(image: np.ndarray) -> bytes:
+    if image.dtype == np.uint16:
+        return _png_bytes_16bit(image)
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------
+
+
+def variant_rng(seed: int, relative_path: str, variant: int) -> np.random.Generator:
+    """The generator for one output pair: from the seed, the source's path and the index."""
+    digest = hashlib.sha256(f"{relative_path}\0{variant}".encode("utf-8")).digest()
+    words = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
+
+
+def find_sources(input_dir: Path, exclude: Path | None = None) -> list[Path]:
+    """Supported image files under input_dir, recursively (following folder links), sorted.
+
+    Files are recognised by extension (case-insensitive). The folder ``exclude`` (a resolved
+    path, e.g. an output folder inside the input folder) is not searched.
+    """
+    found = []
+    extensions = RAW_EXTENSIONS | RGB_EXTENSIONS
+    visited = set()
+    for folder, subfolders, files in os.walk(input_dir, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited or (exclude is not None and Path(real) == exclude):
+            subfolders[:] = []  # a link loop, or the output folder
+            continue
+        visited.add(real)
+        found.extend(Path(folder) / name for name in files
+                     if Path(name).suffix.lower() in extensions
+                     and os.path.isfile(os.path.join(folder, name)))
+    return sorted(found)
+
+
+def _output_stems(relative_paths: Sequence[str]) -> list[str]:
+    """'Kodak24/kodim01.png' -> 'Kodak24__kodim01'; same-stem sources keep their extension."""
+    stems = [str(Path(p).with_suffix("")).replace(os.sep, "__").replace("/", "__")
+             for p in relative_paths]
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+    return [f"{stem}_{Path(p).suffix.lstrip('.').lower()}" if counts[stem] > 1 else stem
+            for stem, p in zip(stems, relative_paths)]
+
+
+@dataclasses.dataclass
+class _Job:
+    source: Path
+    relative: str
+    stem: str
+    seed: int
+    num_per_image: int
+    max_side: int | None
+    raw_black_point: str
+    options: SynthesisOptions
+    output_dir: Path
+    protected: frozenset
+
+
+def _process_source(job: _Job) -> tuple[str, dict[str, dict] | None, str | None]:
+    """Read one source, write its pairs. Returns (relative, records, error message)."""
+    try:
+        decoded = read_linear(job.source, max_side=job.max_side,
+                              raw_black_point=job.raw_black_point)
+    except images.ImageError as error:  # already says what is wrong, in one line
+        return job.relative, None, error.reason[:300]
+    except Exception as error:  # noqa: BLE001 - any decoder failure (LibRaw's too) is a bad input
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if message[:2] in ("b'", 'b"'):  # rawpy's errors carry LibRaw's bytes message
+            message = message[2:-1]
+        return job.relative, None, f"{type(error).__name__}: {message}"[:300]
+    records = {}
+    width = len(str(max(job.num_per_image - 1, 0)))
+    for variant in range(job.num_per_image):
+        rng = variant_rng(job.seed, job.relative, variant)
+        low, high, params = synthesize_pair(decoded.image, rng, job.options)
+        name = f"{job.stem}_{variant:0{width}d}.png"
+        for folder, image in (("high", high), ("low", low)):
+            target = job.output_dir / folder / name
+            if target.resolve() in job.protected:
+                raise ValueError(f"refusing to overwrite input file {target}")
+            images.write_bytes_atomic(target, _encode_png(image))
+        records[name] = {"source": job.relative, "variant": variant,
+                         "size": [int(low.shape[1]), int(low.shape[0])],
+                         **params, "source_info": decoded.info}
+    return job.relative, records, None
+
+
+@dataclasses.dataclass
+class DatasetReport:
+    """What ``make_dataset`` did: pairs written (by file name) and failed sources."""
+
+    records: dict[str, dict]
+    failures: list[tuple[str, str]]
+    num_sources: int
+    seconds: float
+
+
+def make_dataset(
+    input_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    options: SynthesisOptions | None = None,
+    *,
+    seed: int = 0,
+    num_per_image: int = 1,
+    max_side: int | None = 1024,
+    raw_black_point: str = "metadata",
+    num_workers: int = 1,
+    progress: Any = None,
+) -> DatasetReport:
+    """Synthesise pairs for every supported file under ``input_dir``.
+
+    Writes ``output_dir/high/NAME.png`` and ``output_dir/low/NAME.png`` (same NAME, e.g.
+    ``Kodak24__kodim01_0.png``) and ``output_dir/synthesis.json`` (per NAME: source path
+    relative to input_dir, variant, kind, E, C, tricks and their parameters, source info).
+    Bad sources are collected in ``report.failures`` (and printed to ``progress`` if given)
+    and skipped. Files are written atomically; an input file is never overwritten. If
+    ``output_dir`` lies inside ``input_dir`` it is not scanned for sources.
+
+    Args:
+      progress: a text stream for a progress line and failure lines (e.g. sys.stderr), or
+        None for silence.
+    """
+    options = options or SynthesisOptions()
+    input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
+    if not input_dir.is_dir():
+        raise ValueError(f"input folder not found: {input_dir}")
+    if num_per_image < 1:
+        raise ValueError(f"num_per_image must be >= 1, got {num_per_image}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if max_side is not None and max_side < 0:
+        raise ValueError(f"max_side must be >= 0, got {max_side}")
+    sources = find_sources(input_dir, exclude=output_dir)
+    if not sources:
+        raise ValueError(f"no supported images under {input_dir} (extensions: "
+                         f"{' '.join(sorted(RAW_EXTENSIONS | RGB_EXTENSIONS))})")
+    protected = frozenset(p.resolve() for p in sources)
+    if (output_dir / "synthesis.json").resolve() in protected:
+        raise ValueError("output folder would overwrite an input file")
+    for folder in ("low", "high"):
+        (output_dir / folder).mkdir(parents=True, exist_ok=True)
+    relatives = [p.relative_to(input_dir).as_posix() for p in sources]
+    jobs = [
+        _Job(source, relative, stem, seed, num_per_image, max_side or None, raw_black_point,
+             options, output_dir, protected)
+        for source, relative, stem in zip(sources, relatives, _output_stems(relatives))
+    ]
+    start = time.monotonic()
+    records: dict[str, dict] = {}
+    failures: list[tuple[str, str]] = []
+    tty = progress is not None and getattr(progress, "isatty", lambda: False)()
+
+    def report(done: int, relative: str, error: str | None) -> None:
+        if progress is None:
+            return
+        step = max(1, len(jobs) // 50)  # a log file gets about 50 lines, a terminal one
+        if not tty and error is None and done % step and done != len(jobs):
+            return
+        if error is not None:
+            if tty:
+                progress.write("\r\033[K")
+            progress.write(f"FAILED {relative}: {error}\n")
+        bar = "#" * int(24 * done / max(len(jobs), 1))
+        line = (f"[{bar:<24}] {done}/{len(jobs)} sources, {len(records)} pairs, "
+                f"{len(failures)} failed, {time.monotonic() - start:.0f}s  {relative}")
+        progress.write(("\r\033[K" + line) if tty else line + "\n")
+        progress.flush()
+
+    def collect(done: int, result: tuple[str, dict | None, str | None]) -> None:
+        relative, new_records, error = result
+        if error is not None:
+            failures.append((relative, error))
+        else:
+            records.update(new_records or {})
+        report(done, relative, error)
+
+    if num_workers > 1 and len(jobs) > 1:
+        with futures.ProcessPoolExecutor(max_workers=num_workers) as pool:
+            pending = [pool.submit(_process_source, job) for job in jobs]
+            for done, future in enumerate(futures.as_completed(pending), start=1):
+                collect(done, future.result())
+    else:
+        for done, job in enumerate(jobs, start=1):
+            collect(done, _process_source(job))
+    if tty:
+        progress.write("\n")
+    failures.sort()
+    summary = {
+        "input_dir": str(input_dir),
+        "seed": seed, "num_per_image": num_per_image, "max_side": max_side,
+        "raw_black_point": raw_black_point, "options": dataclasses.asdict(options),
+        "num_sources": len(jobs), "num_pairs": len(records),
+        "failures": [{"source": s, "error": e} for s, e in failures],
+        "pairs": dict(sorted(records.items())),
+    }
+    images.write_bytes_atomic(output_dir / "synthesis.json",
+                 json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
+    return DatasetReport(records=summary["pairs"], failures=failures, num_sources=len(jobs),
+                         seconds=time.monotonic() - start)
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+def _define_flags():
+    from absl import flags
+
+    defaults = SynthesisOptions()
+    flags.DEFINE_string("input", None, "Folder of well-exposed sources (searched recursively).")
+    flags.DEFINE_string("output", None, "Folder for low/, high/ and synthesis.json.")
+    flags.DEFINE_integer("seed", 0, "Seed; each pair's generator also uses its file name.")
+    flags.DEFINE_integer("num_per_image", 1, "Pairs (variants) per source image.")
+    flags.DEFINE_integer("max_side", 1024, "Downscale sources to this longer side (0: never).")
+    flags.DEFINE_list("exposure_range", [str(v) for v in defaults.exposure_range],
+                      "Exposure E in EV, uniform (low,high), <= 0.")
+    flags.DEFINE_list("contrast_range", [str(v) for v in defaults.contrast_range],
+                      "Contrast C, uniform (low,high), within [-100, 0].")
+    flags.DEFINE_float("black_pair_prob", defaults.black_pair_prob, "P(black-to-black pair).")
+    flags.DEFINE_float("white_pair_prob", defaults.white_pair_prob, "P(white-to-white pair).")
+    flags.DEFINE_float("gray_prob", defaults.gray_prob, "P(grayscale pair).")
+    flags.DEFINE_float("saturation_prob", defaults.saturation_prob,
+                       "P(random saturation reduction).")
+    flags.DEFINE_list("saturation_range", [str(v) for v in defaults.saturation_range],
+                      "Saturation multiplier s, uniform (low,high) in [0, 1].")
+    flags.DEFINE_enum("saturation_target", defaults.saturation_target, ["low", "pair"],
+                      "Reduce saturation of the low image only, or of both images.")
+    flags.DEFINE_float("noise_prob", defaults.noise_prob,
+                       "P(Poisson-Gaussian sensor noise on the low image); beyond the paper.")
+    flags.DEFINE_list("noise_photons_range", [str(v) for v in defaults.noise_photons_range],
+                      "Photo-electrons at white, log-uniform (low,high).")
+    flags.DEFINE_list("noise_read_range", [str(v) for v in defaults.noise_read_range],
+                      "Read-noise sigma in linear units, log-uniform (low,high).")
+    flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
+    flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
+                      "Raw black level: the file's, or raised to the data's floor.")
+    flags.DEFINE_integer("num_workers", 1, "Processes; results do not depend on it.")
+    flags.mark_flags_as_required(["input", "output"])
+    return flags.FLAGS
+
+
+def _pair(values: Sequence[str], name: str) -> tuple[float, float]:
+    if len(values) != 2:
+        raise ValueError(f"--{name} needs two comma-separated numbers, got {values}")
+    return float(values[0]), float(values[1])
+
+
+def _run(argv: Sequence[str]) -> int:
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    flag_values = flags.FLAGS
+    try:
+        options = SynthesisOptions(
+            exposure_range=_pair(flag_values.exposure_range, "exposure_range"),
+            contrast_range=_pair(flag_values.contrast_range, "contrast_range"),
+            black_pair_prob=flag_values.black_pair_prob,
+            white_pair_prob=flag_values.white_pair_prob,
+            gray_prob=flag_values.gray_prob,
+            saturation_prob=flag_values.saturation_prob,
+            saturation_range=_pair(flag_values.saturation_range, "saturation_range"),
+            saturation_target=flag_values.saturation_target,
+            noise_prob=flag_values.noise_prob,
+            noise_photons_range=_pair(flag_values.noise_photons_range, "noise_photons_range"),
+            noise_read_range=_pair(flag_values.noise_read_range, "noise_read_range"),
+            bit_depth=int(flag_values.bit_depth),
+        )
+        report = make_dataset(
+            flag_values.input, flag_values.output, options, seed=flag_values.seed,
+            num_per_image=flag_values.num_per_image, max_side=flag_values.max_side,
+            raw_black_point=flag_values.raw_black_point, num_workers=flag_values.num_workers,
+            progress=sys.stderr,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    print(f"{len(report.records)} pairs from {report.num_sources - len(report.failures)} of "
+          f"{report.num_sources} sources in {report.seconds:.1f}s -> {flag_values.output}")
+    if report.failures:
+        print(f"{len(report.failures)} source(s) failed:", file=sys.stderr)
+        for source, error in report.failures:
+            print(f"  {source}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: defines the flags, parses ``argv`` (default sys.argv), runs, exits.
+
+    Exit status 0 when every source worked, 1 when any failed (the rest are still written).
+    """
+    from absl import app
+
+    _define_flags()
+    app.run(_run, argv=list(argv) if argv is not None else None)
+
+
+if __name__ == "__main__":
+    main()

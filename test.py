@@ -1,0 +1,71 @@
+"""Enhance low-light images with GLADNet.
+
+    python test.py --input sample_images --output_dir enhanced
+    python test.py --input photos/ --recursive --output_dir out --format same --weights FILE
+
+PATH may be one file or a folder (PNG, JPEG, BMP, TIFF, WebP). Outputs keep relative paths
+and names; PNG by default. A file that cannot be processed is reported on one line and the run
+goes on; the exit code is 1 if any file failed.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("input", None, "An image file or a folder of images.")
+flags.DEFINE_string("output_dir", None, "Where to write the enhanced images.")
+flags.DEFINE_string("weights", None, "A .weights.h5 or .keras file (default: the shipped weights in checkpoints/).")
+flags.DEFINE_bool("recursive", False, "Also enhance images in subfolders of --input.")
+flags.DEFINE_enum("format", "png", ["png", "jpeg", "same", "bmp", "tiff", "webp"], "Output format; 'same' keeps each input's.")
+flags.DEFINE_integer("jpeg_quality", 95, "Quality of JPEG outputs.")
+flags.DEFINE_integer("tile", 1024, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
+flags.DEFINE_bool("skip_existing", False, "Leave outputs that already exist (resume an interrupted run).")
+flags.DEFINE_float("max_megapixels", 200, "Refuse images above this size (decompression-bomb guard).")
+flags.mark_flags_as_required(["input", "output_dir"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from gladnet_tf import checkpoints, inference
+
+    if not os.path.exists(FLAGS.input):
+        print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
+        return 2
+    try:
+        weights = FLAGS.weights or checkpoints.default_weights()
+        enhancer = inference.Enhancer(weights, tile=FLAGS.tile)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        os.makedirs(FLAGS.output_dir, exist_ok=True)
+    except OSError as error:
+        print(f"error: {FLAGS.output_dir}: cannot create the output folder ({error.strerror})", file=sys.stderr)
+        return 2
+    if not os.access(FLAGS.output_dir, os.W_OK | os.X_OK):
+        print(f"error: {FLAGS.output_dir}: output folder is not writable", file=sys.stderr)
+        return 2
+    fmt = "jpeg" if FLAGS.format == "jpeg" else FLAGS.format
+    result = inference.enhance_files(
+        enhancer, FLAGS.input, FLAGS.output_dir, recursive=FLAGS.recursive, output_format=fmt,
+        skip_existing=FLAGS.skip_existing, max_pixels=int(FLAGS.max_megapixels * 1e6),
+        jpeg_quality=FLAGS.jpeg_quality,
+    )
+    rate = result["processed"] / max(result["seconds"], 1e-9)
+    print(
+        f"{result['processed']} enhanced, {result['skipped']} skipped, {result['failed']} failed "
+        f"of {result['total']} in {result['seconds']:.1f} s ({rate:.2f} images/s) -> {FLAGS.output_dir}",
+        file=sys.stderr,
+    )
+    for line in result["failures"]:
+        print(f"  failed: {line}", file=sys.stderr)
+    return 1 if result["failed"] else 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
