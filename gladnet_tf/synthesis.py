@@ -65,9 +65,10 @@ Inputs
   multipliers 1.0), no auto-brightening, gamma (1, 1), 16 bits, a fixed white level
   (``adjust_maximum_thr=0``, so the white scale does not depend on the picture), cropped to
   the file's default crop. LibRaw subtracts the black level stored in the file, so a pixel
-  at or below it decodes to exactly 0 (``black_point="metadata"``). With
-  ``black_point="auto"`` the black level is raised to a low percentile of the raw data when
-  that is above the stored level (for files whose stored black level is missing or 0).
+  at or below it decodes to exactly 0 (``black_point="metadata"``, the default). With
+  ``black_point="auto"``, a file that stores a black level of 0 (often: none stored) gets
+  the 0.01th percentile of its raw data instead; a stored non-zero level is kept, since a
+  percentile would also crush real scene shadows.
   When the image is at least twice ``max_side``, LibRaw's half-size mode (2x2 binning)
   replaces demosaicing.
 - Ordinary 8/16-bit RGB images (PNG, TIFF, JPEG, BMP, WebP): decoded by
@@ -275,7 +276,9 @@ class SynthesisOptions:
     bit_depth: int = 8
 
     def __post_init__(self):
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        def set_(name, value):  # the dataclass is frozen; normalise values once, here
+            object.__setattr__(self, name, value)
+
         for name in ("exposure_range", "contrast_range", "saturation_range",
                      "noise_photons_range", "noise_read_range"):
             set_(name, _range(getattr(self, name), name))
@@ -460,9 +463,9 @@ def read_raw_linear(
       path: the raw file (non-ASCII names are fine).
       max_side: downscale so max(H, W) <= max_side (None/0: full size). Half-size
         decoding (2x2 binning, no demosaicing) is used when it still leaves >= max_side.
-      black_point: "metadata" uses the file's black level; "auto" raises it to the
-        ``black_percentile`` (in percent) of the raw values, per CFA colour the lowest,
-        when that is higher (files whose stored black level is missing).
+      black_point: "metadata" uses the file's black level; "auto" does too, except when the
+        file stores 0 (often: not stored): then the black level becomes the
+        ``black_percentile`` (in percent) of the raw values, the lowest over CFA colours.
       crop: crop to the file's default crop (e.g. a DNG's DefaultCrop); False keeps the
         whole sensor area LibRaw returns.
 
@@ -483,7 +486,7 @@ def read_raw_linear(
         wb = [float(w) for w in raw.camera_whitebalance]
         camera_wb = wb[1] > 0 and not np.allclose(wb[:3], wb[0])
         user_black = None
-        if black_point == "auto":
+        if black_point == "auto" and max(stored_black) == 0:
             visible, colors = raw.raw_image_visible, raw.raw_colors_visible
             if sizes.crop_width and sizes.crop_height and crop:
                 rows = slice(sizes.crop_top_margin, sizes.crop_top_margin + sizes.crop_height)
@@ -796,7 +799,7 @@ def _define_flags():
                       "Read-noise sigma in linear units, log-uniform (low,high).")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
-                      "Raw black level: the file's, or raised to the data's floor.")
+                      "Raw black level: the file's; auto: the data's floor if the file stores 0.")
     flags.DEFINE_integer("num_workers", 1, "Processes; results do not depend on it.")
     flags.mark_flags_as_required(["input", "output"])
     return flags.FLAGS

@@ -403,3 +403,6 @@ def test_raw_black_level_maps_to_zero():
     kdc = next(p for p in files if p.suffix == ".KDC")
     auto = synthesis.read_raw_linear(kdc, max_side=256, black_point="auto")
     assert auto.info["black_level"] == [0, 0, 0, 0] and auto.info["black_level_used"] > 0
+    # ... but keeps a stored non-zero black level (the DNG's 512).
+    auto_dng = synthesis.read_raw_linear(dng, max_side=256, black_point="auto")
+    assert auto_dng.info["black_level_used"] == black == 512

@@ -1,0 +1,64 @@
+"""Enhancer: exact tiling, no retracing, output planning."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gladnet_tf import inference, model as model_lib
+
+
+@pytest.fixture(scope="module")
+def model():
+    tf.keras.utils.set_random_seed(7)
+    return model_lib.GLADNet()
+
+
+@pytest.mark.parametrize(
+    "height,width,tile",
+    [(1, 1, 16), (1, 77, 16), (77, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)],
+)
+def test_tiled_equals_whole_image(model, height, width, tile):
+    x = np.random.default_rng(height * width).random((height, width, 3), dtype=np.float32)
+    whole = model(x[None]).numpy()[0]
+    enhancer = inference.Enhancer(model, tile=tile)
+    tiled = enhancer.enhance(x)
+    assert tiled.shape == x.shape
+    np.testing.assert_array_equal(tiled, whole)  # exactly equal, not just close
+    expected_tiles = 1 if max(height, width) <= tile else -(-height // tile) * -(-width // tile)
+    assert len(enhancer.tiles(height, width)) == expected_tiles
+
+
+def test_no_retracing_across_sizes(model):
+    enhancer = inference.Enhancer(model, tile=32)
+    for height, width in [(5, 7), (40, 33), (70, 90), (12, 100)]:
+        enhancer.enhance(np.zeros((height, width, 3), np.float32))
+    assert enhancer.traced_graphs == 2  # one global-branch graph, one detail-branch graph
+
+
+def test_halo_below_receptive_field_is_refused(model):
+    with pytest.raises(ValueError, match="halo"):
+        inference.Enhancer(model, halo=4)
+
+
+def test_rejects_wrong_layout(model):
+    with pytest.raises(ValueError, match="HxWx3"):
+        inference.Enhancer(model).enhance(np.zeros((4, 4), np.float32))
+
+
+def test_plan_outputs_keeps_paths_and_avoids_collisions(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    sources = [str(root / n) for n in ["a.png", "a.jpg", "b.JPG", "sub/c.tif"]]
+    jobs, formats = inference.plan_outputs(sources, str(root), str(tmp_path / "out"), "png")
+    targets = [j.target for j in jobs]
+    assert targets == [str(tmp_path / "out" / n) for n in ["a_png.png", "a_jpg.png", "b.png", "sub/c.png"]]
+    assert len(set(targets)) == len(targets)
+    jobs, formats = inference.plan_outputs(sources, str(root), str(tmp_path / "out"), "same")
+    assert [j.target.rsplit("/", 1)[1] for j in jobs] == ["a.png", "a.jpg", "b.JPG", "c.tif"]
+    assert formats[sources[2]] == "jpeg" and formats[sources[3]] == "tiff"
+
+
+def test_plan_outputs_refuses_to_overwrite_an_input(tmp_path):
+    source = str(tmp_path / "a.png")
+    jobs, _ = inference.plan_outputs([source], str(tmp_path), str(tmp_path), "png")
+    assert jobs[0].target is None and "overwrite" in jobs[0].error
