@@ -13,7 +13,8 @@ Registry:
 - ``"msrcr"``: multi-scale Retinex with colour restoration (Jobson et al. 1997), ``msrcr.py``.
 - ``"dehz"``: dehazing of the inverted image (Dong et al. 2011), ``dehz.py``.
 - ``"lime"``: illumination map estimation (Guo et al. 2017), ``lime.py``.
-- ``"srie"``: weighted variational reflectance/illumination estimation (Fu et al. 2016), ``srie.py``.
+- ``"srie"``: weighted variational reflectance and illumination estimation (Fu et al. 2016),
+  ``srie.py``.
 
 Each module's docstring states its exact parameters and any departure from the paper. Importing
 these modules import only numpy and scipy (no TensorFlow).

@@ -5,13 +5,13 @@ outside are clipped, integer arrays are rejected) and returns an HxWx3 float32 i
 [0, 1]. ``estimate_illumination`` returns the refined illumination map T, HxW float64 in
 [``T_FLOOR``, 1].
 
-Algorithm (paper Sections III-A..III-C, "sped-up solver"):
+Algorithm (the paper's "sped-up solver" variant):
 
 1. Initial illumination  T_hat(x) = max_c L^c(x).
 2. Structure-aware refinement. The paper's problem  min_T ||T_hat - T||^2 + alpha ||W o grad T||_1
    is replaced, as in the paper's sped-up variant, by the quadratic approximation
-   sum_x sum_{d in {h, v}} W_d(x) (grad_d T(x))^2 / (|grad_d T_hat(x)| + eps), whose minimiser is the
-   solution of ONE sparse linear system
+   sum_x sum_{d in {h, v}} W_d(x) (grad_d T(x))^2 / (|grad_d T_hat(x)| + eps), whose minimiser
+   is the solution of ONE sparse linear system
 
        (I + sum_d D_d^T Diag(alpha * W_d / (|D_d T_hat| + eps)) D_d) t = t_hat,
 
@@ -21,16 +21,17 @@ Algorithm (paper Sections III-A..III-C, "sped-up solver"):
 3. Gamma on the illumination, T <- T^gamma, and the enhanced image R^c = L^c / T^gamma, clipped to
    [0, 1]. The paper's optional BM3D denoising step is not applied.
 
-Parameters: alpha = 0.15, gamma = 0.8, eps = 1e-3, sigma = 2 (values used in the paper's
-experiments). T is floored at T_FLOOR = 1e-3 before the division so an all-black pixel cannot
-divide by zero (such a pixel stays black because L = 0 there).
+Parameters: alpha = 0.15 and gamma = 0.8 (the paper's); eps = 1e-3 and sigma = 2 are this
+implementation's choices (the paper's text was not at hand to check them). T is floored at
+T_FLOOR = 1e-3 before the division so an all-black pixel cannot divide by zero (such a pixel
+stays black because L = 0 there).
 
 Solver: the system is symmetric positive definite and badly conditioned (flat regions give
-weights ~alpha / eps^2 = 1.5e5), so Krylov methods without a multigrid preconditioner need
-thousands of iterations. It is solved directly: SuperLU (scipy.sparse.linalg.splu) in float32 on a
+weights ~alpha / eps^2 = 1.5e5): Jacobi-preconditioned CG needed ~3400 iterations (30+ s) on a
+1000x750 image. It is solved directly: SuperLU (scipy.sparse.linalg.splu) in float32 on a
 geometric nested-dissection ordering of the pixel grid, followed by two steps of iterative
-refinement with float64 residuals (so the result has float64-level accuracy for the problem's
-conditioning, ~1e-9 here). About 3 s for 1000x750 on one core.
+refinement with float64 residuals (residual < 1e-6 even with weights up to 1e5, see the tests).
+About 3-5 s for 1000x750 and 1.2 s for 600x400 on one core of a busy 2-core machine.
 """
 
 import functools
@@ -55,7 +56,9 @@ def _as_rgb(image):
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)")
+        raise ValueError(
+            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
+        )
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError("image contains NaN or infinite values")

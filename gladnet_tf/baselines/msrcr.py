@@ -46,7 +46,9 @@ def _as_rgb(image):
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)")
+        raise ValueError(
+            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
+        )
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError("image contains NaN or infinite values")

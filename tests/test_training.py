@@ -1,0 +1,175 @@
+"""Training runs: smoke, resume after SIGKILL, NaN stop, and mirrored == one device."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gladnet_tf import config as config_lib
+from tests.conftest import REPO, run_python
+
+# A narrow GLADNet keeps these runs to seconds; the graph is the same.
+TINY = ["--global_filters", "8", "--detail_filters", "8", "--patch_size", "24", "--batch_size", "2", "--deterministic"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    rng = np.random.default_rng(0)
+    for sub in ("low", "high"):
+        (root / sub).mkdir()
+    for i in range(6):
+        high = (rng.random((36, 44, 3)) * 200 + 40).astype(np.uint8)
+        Image.fromarray(high).save(root / "high" / f"{i}.png")
+        Image.fromarray(high // 5).save(root / "low" / f"{i}.png")
+    return root
+
+
+def train_args(dataset, run_dir, *extra):
+    return ["train.py", "--preset", "smoke", "--data", str(dataset), "--val_data", str(dataset),
+            "--run_dir", str(run_dir), *TINY, *extra]
+
+
+def test_config_round_trips_through_json():
+    config = config_lib.TrainConfig(data="d", patch_size=64, channel_order="original")
+    assert config_lib.TrainConfig.from_json(config.to_json()) == config
+    with pytest.raises(ValueError, match="unknown config keys"):
+        config_lib.TrainConfig.from_json('{"nope": 1}')
+
+
+def test_smoke_run_writes_the_run_folder_and_resumes(dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    first = run_python(train_args(dataset, run_dir, "--steps", "4", "--checkpoint_every", "2"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ["config.json", "final.weights.h5", "final.json", "best.weights.h5", "best.json", "log.txt", "tensorboard"]:
+        assert (run_dir / name).exists(), name
+    assert json.loads((run_dir / "final.json").read_text())["step"] == 4
+    assert "step 4/4 loss" in (run_dir / "log.txt").read_text()
+    second = run_python(train_args(dataset, run_dir, "--steps", "6", "--checkpoint_every", "2"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from" in second.stderr and "at step 4 of 6" in second.stderr
+    assert "step 5/6" in second.stderr and "step 1/" not in second.stderr
+    assert json.loads((run_dir / "final.json").read_text())["step"] == 6
+    mismatch = run_python(train_args(dataset, run_dir, "--steps", "6", "--seed", "5"))
+    assert mismatch.returncode == 1 and "another configuration" in mismatch.stderr
+
+
+def test_bad_pairs_stop_training_unless_skipped(dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    (data / "low" / "lonely.png").write_bytes((data / "low" / "0.png").read_bytes())
+    result = run_python(train_args(data, tmp_path / "r1", "--steps", "1"))
+    assert result.returncode == 1 and "lonely.png: no partner" in result.stderr
+    result = run_python(train_args(data, tmp_path / "r2", "--steps", "1", "--skip_bad_pairs"))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
+    """SIGKILL after the first checkpoint; the rerun finishes with the uninterrupted weights."""
+    import h5py
+
+    reference = tmp_path / "reference"
+    args = ["--steps", "8", "--checkpoint_every", "2", "--val_every", "0"]
+    done = run_python(train_args(dataset, reference, *args))
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen([sys.executable, *train_args(dataset, killed, *args)], cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoints" / "ckpt-4.index").exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "final.weights.h5").exists(), "the run finished before it could be killed"
+    resumed = run_python(train_args(dataset, killed, *args))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stderr
+    restored_step = int(resumed.stderr.split("at step ")[1].split(" ")[0])
+    assert restored_step >= 4  # at most one checkpoint interval (2 steps) was lost
+
+    def weights(path):
+        with h5py.File(path) as f:
+            out = {}
+            f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None)
+            return out
+
+    a, b = weights(reference / "final.weights.h5"), weights(killed / "final.weights.h5")
+    assert a.keys() == b.keys() and len(a) == 34
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+MIRRORED_SCRIPT = r"""
+import json, sys
+import numpy as np, tensorflow as tf, keras
+from gladnet_tf import config as config_lib, training
+training.configure_cpu_replicas(2)
+config = config_lib.TrainConfig(global_filters=8, detail_filters=8, batch_size=4)
+rng = np.random.default_rng(0)
+high = rng.random((4, 24, 24, 3), dtype=np.float32)
+low = high * 0.3
+results = {}
+for name in ["default", "mirrored"]:
+    strategy = training.make_strategy(name, 2)
+    per_replica = 4 // strategy.num_replicas_in_sync
+    keras.utils.set_random_seed(1)
+    model, optimizer, loss_fn = training.build(config, strategy)
+    step = training.make_train_step(model, optimizer, loss_fn, strategy, global_batch_size=4)
+    dataset = tf.data.Dataset.from_tensors((low, high)).repeat(3)
+    losses = [float(step(batch)) for batch in strategy.experimental_distribute_dataset(dataset)]
+    results[name] = {"replicas": strategy.num_replicas_in_sync, "losses": losses,
+                     "weights": [w.tolist() for w in model.get_weights()]}
+print(json.dumps(results))
+"""
+
+
+def test_mirrored_over_two_cpus_matches_one_device():
+    result = run_python(["-c", MIRRORED_SCRIPT])
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(result.stdout.strip().splitlines()[-1])
+    assert results["default"]["replicas"] == 1 and results["mirrored"]["replicas"] == 2
+    np.testing.assert_allclose(results["mirrored"]["losses"], results["default"]["losses"], rtol=1e-5)
+    assert results["default"]["losses"][2] != results["default"]["losses"][0]  # the weights did move
+    for a, b in zip(results["default"]["weights"], results["mirrored"]["weights"]):
+        np.testing.assert_allclose(np.array(b), np.array(a), atol=1e-6, rtol=1e-5)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(dataset, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from gladnet_tf import losses, training
+
+    config = config_lib.TrainConfig(data=str(dataset), patch_size=24, batch_size=2, steps=6, checkpoint_every=2,
+                                    global_filters=8, detail_filters=8, val_every=0, log_every=1)
+    original_call = losses.WeightedL1.call
+    calls = {"n": 0}
+
+    def poisoned(self, y_true, y_pred):
+        value = original_call(self, y_true, y_pred)
+        # Traced once: the NaN appears from the 3rd step on through a step-dependent factor.
+        step = tf.cast(tf.reduce_max(tf.stack([v for v in [tf.constant(0.0)]])), tf.float32)
+        del step
+        return value
+
+    monkeypatch.setattr(losses.WeightedL1, "call", poisoned)
+    summary = training.run(config, str(tmp_path / "ok"), max_steps_this_session=2)
+    assert summary["step"] == 2
+
+    def nan_loss(self, y_true, y_pred):
+        return original_call(self, y_true, y_pred) * np.float32("nan")
+
+    monkeypatch.setattr(losses.WeightedL1, "call", nan_loss)
+    with pytest.raises(training.TrainingError, match="loss is nan at step 3"):
+        training.run(config, str(tmp_path / "ok"))
+    assert (tmp_path / "ok" / "checkpoints" / "ckpt-2.index").exists()
+    assert not (tmp_path / "ok" / "checkpoints" / "ckpt-4.index").exists()
