@@ -1,0 +1,116 @@
+"""Training throughput of GLADNet on this machine, against what its convolutions cost.
+
+    python benchmarks/training_throughput.py [--data ../shared/datasets/LOL-train-subset]
+        [--patch 128] [--batch 8] [--steps 10]
+
+Prints, measured in one run:
+- the conv ceiling: GFLOP/s of a 3x3 128->128 convolution (the detail branch's bulk);
+- the input pipeline alone (batches/s), if --data is given;
+- train steps on tensors already in memory, plain and with XLA (jit_compile=True);
+- pixels/s and the ratio of achieved FLOP/s (3 x forward FLOPs per step) to the ceiling.
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from gladnet_tf import losses, model as model_lib  # noqa: E402
+
+
+def forward_flops_per_pixel(model):
+    """FLOPs (2 x multiply-adds) per output pixel of the detail branch + global branch per image."""
+    detail = 0
+    for i in range(model.detail_depth):
+        layer = model.get_layer(f"detail_conv_{i + 1}")
+        k = layer.kernel.shape
+        detail += 2 * k[0] * k[1] * k[2] * k[3]
+    global_flops = 0
+    size = model.global_size
+    for i in range(model.global_depth):
+        size = -(-size // 2)
+        k = model.get_layer(f"global_down_{i + 1}").kernel.shape
+        global_flops += 2 * size * size * k[0] * k[1] * k[2] * k[3]
+    sizes = [model.global_size]
+    for _ in range(model.global_depth):
+        sizes.append(-(-sizes[-1] // 2))
+    for i in range(model.global_depth):
+        s = sizes[model.global_depth - 1 - i]
+        k = model.get_layer(f"global_up_{i + 1}").kernel.shape
+        global_flops += 2 * s * s * k[0] * k[1] * k[2] * k[3]
+    return detail, global_flops
+
+
+def timed(fn, repeats):
+    fn()  # warm up / trace
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def conv_ceiling(batch, patch):
+    x = tf.random.uniform([batch, patch, patch, 128])
+    w = tf.random.uniform([3, 3, 128, 128])
+    conv = tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))
+    seconds = timed(lambda: conv().numpy(), 5)
+    return 2 * 9 * 128 * 128 * batch * patch * patch / seconds / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="")
+    parser.add_argument("--patch", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--variants", default="plain,xla")
+    args = parser.parse_args()
+
+    model = model_lib.GLADNet()
+    detail, global_flops = forward_flops_per_pixel(model)
+    pixels = args.batch * args.patch * args.patch
+    step_flops = 3 * (detail * pixels + global_flops * args.batch)
+    ceiling = conv_ceiling(args.batch, args.patch)
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; batch {args.batch} x {args.patch}x{args.patch}")
+    print(f"forward: {detail / 1e6:.3f} MFLOP/pixel (detail) + {global_flops / 1e9:.3f} GFLOP/image (global)")
+    print(f"conv ceiling (3x3 128->128 forward): {ceiling:.0f} GFLOP/s")
+
+    if args.data:
+        from gladnet_tf import data
+
+        pairs = data.find_pairs(args.data, args.patch, check_contents=False).pairs
+        iterator = iter(data.training_dataset(pairs, args.patch, args.batch, seed=0))
+        seconds = timed(lambda: next(iterator), args.steps * 2)
+        print(f"input pipeline alone: {1 / seconds:.1f} batches/s ({seconds * 1000:.0f} ms/batch)")
+
+    rng = np.random.default_rng(0)
+    high = tf.constant(rng.random((args.batch, args.patch, args.patch, 3), dtype=np.float32))
+    low = high * 0.2
+    loss_fn = losses.WeightedL1()
+    import keras
+
+    for variant in args.variants.split(","):
+        optimizer = keras.optimizers.Adam(losses.original_schedule())
+
+        def step():
+            with tf.GradientTape() as tape:
+                loss = loss_fn(high, model(low, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        fn = tf.function(step, jit_compile=(variant == "xla"))
+        seconds = timed(lambda: fn().numpy(), args.steps)
+        achieved = step_flops / seconds / 1e9
+        print(
+            f"train step [{variant}]: {seconds * 1000:.0f} ms, {pixels / seconds / 1e6:.3f} Mpx/s, "
+            f"{achieved:.0f} GFLOP/s = {achieved / ceiling:.0%} of the conv ceiling"
+        )
+
+
+if __name__ == "__main__":
+    main()
