@@ -38,3 +38,87 @@ def default_weights(manifest=MANIFEST):
     if not entry or not os.path.isfile(path):
         raise FileNotFoundError(f"{manifest} names {entry!r}, which is missing. " + HOW_TO_GET_WEIGHTS)
     return path
+
+
+def _run_record(run_dir, weights_name):
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    record = {"config": config}
+    for name in ("final.json", "best.json", "progress.json", "sessions.json"):
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                record[name.split(".")[0]] = json.load(f)
+    return record
+
+
+def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", checkpoint_dir=CHECKPOINT_DIR):
+    """Copies trained weights into ``checkpoints/`` as ``NAME-SHA8.weights.h5`` with a record.
+
+    The record holds the run's config (data, patch, batch, schedule), its sessions (the
+    commits that trained it), steps and wall time, and, if ``eval_data`` is given, PSNR/SSIM
+    measured now on that folder (and on its inputs, for reference).
+    """
+    import shutil
+
+    from gladnet_tf import evaluate
+
+    digest = sha256_of(weights)
+    filename = f"{name}-{digest[:8]}.weights.h5"
+    target = os.path.join(checkpoint_dir, filename)
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    tmp = target + ".tmp"
+    shutil.copyfile(weights, tmp)
+    os.replace(tmp, target)
+    record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
+    record.update(_run_record(run_dir, filename))
+    if eval_data:
+        _, summary = evaluate.evaluate("gladnet", eval_data, weights=target, log=lambda m: None)
+        _, baseline = evaluate.evaluate("none", eval_data, log=lambda m: None)
+        record["evaluation"] = {
+            "data": os.path.basename(os.path.normpath(eval_data)),
+            "images": summary["images"],
+            "psnr": summary["mean_psnr"],
+            "ssim": summary["mean_ssim"],
+            "input_psnr": baseline["mean_psnr"],
+            "input_ssim": baseline["mean_ssim"],
+            "command": f"python -m gladnet_tf.evaluate --method gladnet --weights checkpoints/{filename} --data {eval_data}",
+        }
+    manifest_path = os.path.join(checkpoint_dir, "MANIFEST.json")
+    manifest = {"default": None, "weights": {}}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+    manifest["weights"][filename] = record
+    if make_default or not manifest.get("default"):
+        manifest["default"] = filename
+    with open(manifest_path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    os.replace(manifest_path + ".tmp", manifest_path)
+    return target, record
+
+
+def main(argv):
+    del argv
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    target, record = ship(FLAGS.weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note)
+    print(json.dumps(record.get("evaluation", {}), indent=2))
+    print(f"shipped {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from absl import app, flags
+
+    flags.DEFINE_string("weights", None, "Weights to ship (e.g. runs/NAME/best.weights.h5).")
+    flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
+    flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
+    flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")
+    flags.DEFINE_bool("default", False, "Make these the default weights of test.py.")
+    flags.DEFINE_string("note", "", "Free text for the record.")
+    flags.mark_flags_as_required(["weights", "run_dir", "name"])
+    app.run(lambda argv: sys.exit(main(argv)))

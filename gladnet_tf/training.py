@@ -120,6 +120,42 @@ def _write_json_atomic(path, payload):
     os.replace(tmp, path)
 
 
+def _git_commit():
+    """The commit of the code doing the training, or None outside a git checkout."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                              capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _record_session(run_dir, start_step):
+    """Appends this session (commit, start time, start step) to ``sessions.json``."""
+    path = os.path.join(run_dir, "sessions.json")
+    sessions = []
+    if os.path.exists(path):
+        with open(path) as f:
+            sessions = json.load(f)
+    sessions.append({"commit": _git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "start_step": start_step})
+    _write_json_atomic(path, sessions)
+
+
+def _sessions(run_dir):
+    with open(os.path.join(run_dir, "sessions.json")) as f:
+        return json.load(f)
+
+
+def _progress(run_dir):
+    path = os.path.join(run_dir, "progress.json")
+    if not os.path.exists(path):
+        return {"step": 0, "train_seconds": 0.0}
+    with open(path) as f:
+        return json.load(f)
+
+
 def _restore_latest(checkpoint, manager):
     """Restores the newest checkpoint that reads; returns its path or None."""
     for path in reversed(manager.checkpoints):
@@ -248,6 +284,10 @@ def run(config, run_dir, max_steps_this_session=None):
     )
     restored = _restore_latest(checkpoint, restore_manager)
     start_step = int(optimizer.iterations.numpy())
+    # Wall time spent training, summed over sessions, as of the restored checkpoint.
+    seconds_before = _progress(run_dir)["train_seconds"] if restored else 0.0
+    if chief:
+        _record_session(run_dir, start_step)
     steps = total_steps(config, len(report.pairs), replicas)
     logger.info(
         "%s at step %d of %d: %d pairs, %d replica(s), global batch %d, patch %d",
@@ -312,6 +352,9 @@ def run(config, run_dir, max_steps_this_session=None):
             window_steps += 1
             if step % config.checkpoint_every == 0 or step == steps:
                 manager.save(checkpoint_number=step)
+                if chief:
+                    _write_json_atomic(os.path.join(run_dir, "progress.json"), {
+                        "step": step, "train_seconds": seconds_before + time.perf_counter() - run_start})
             if step % config.log_every == 0 or step == session_end:
                 elapsed = time.perf_counter() - window_start
                 rate = window_steps / max(elapsed, 1e-9)
@@ -335,6 +378,9 @@ def run(config, run_dir, max_steps_this_session=None):
                 validate(step)
         if stop.requested and step % config.checkpoint_every != 0:
             manager.save(checkpoint_number=step)
+            if chief:
+                _write_json_atomic(os.path.join(run_dir, "progress.json"), {
+                    "step": step, "train_seconds": seconds_before + time.perf_counter() - run_start})
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
@@ -346,7 +392,9 @@ def run(config, run_dir, max_steps_this_session=None):
         metrics = validate(step)
         if chief:
             model_lib.save(model, os.path.join(run_dir, "final.weights.h5"))
-            final = {"step": step, "config": json.loads(config.to_json())}
+            final = {"step": step, "config": json.loads(config.to_json()),
+                     "train_seconds": seconds_before + time.perf_counter() - run_start,
+                     "sessions": _sessions(run_dir)}
             if metrics:
                 final.update(val_psnr=metrics[0], val_ssim=metrics[1])
             _write_json_atomic(os.path.join(run_dir, "final.json"), final)
