@@ -2,8 +2,8 @@
 
 A dataset folder holds ``low/`` and ``high/`` (the original layout's ``normal/`` is accepted
 for ``high/``); pairs are matched by file name (stem), never by sort order. ``find_pairs``
-checks every pair before training starts (missing partner, unreadable file, size mismatch) and
-names each problem.
+checks every pair before training starts (missing partner, unreadable file, content the
+pipeline cannot decode, size mismatch) and names each problem.
 
 Every op is a small pure function on ``(low, high)`` so the two images of a pair can never
 drift apart: one random draw decides the crop window and the flip/rotation of both.
@@ -28,6 +28,9 @@ from gladnet_tf import images as images_lib
 
 HIGH_FOLDER_NAMES = ("high", "normal")
 TRAIN_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # what tf.io.decode_image reads
+# Contents (as ``images.read`` names them) that tf.io.decode_image decodes: a TIFF renamed
+# .png passes the extension check but would stop training at its first use.
+TRAIN_FORMATS = ("png", "jpeg", "bmp", "webp")
 
 
 @dataclasses.dataclass
@@ -95,7 +98,13 @@ def find_pairs(root, patch_size=0, check_contents=True):
             try:
                 if check_contents:
                     loaded = images_lib.read(path)
-                    sizes.append((loaded.width, loaded.height))
+                    if loaded.format not in TRAIN_FORMATS:
+                        raise images_lib.ImageError(
+                            path, f"content is {loaded.format.upper()}, which training cannot decode "
+                                  "(use PNG, JPEG or BMP)"
+                        )
+                    # The training decoder ignores EXIF orientation: compare stored sizes.
+                    sizes.append(images_lib.image_size(path))
                 else:
                     sizes.append(images_lib.image_size(path))
             except images_lib.ImageError as error:

@@ -13,6 +13,8 @@ wrong in one line.
 import dataclasses
 import io
 import os
+import re
+import stat
 import tempfile
 import warnings
 
@@ -32,6 +34,7 @@ EXTENSIONS = {
 # Output extension per format; "same" maps each input to one of these.
 FORMAT_EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp"}
 PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "BMP": "bmp", "DIB": "bmp", "TIFF": "tiff", "WEBP": "webp"}
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard; a 200 MP photo still passes
 
 
@@ -103,22 +106,27 @@ def _read_png16(data, path, orientation):
     try:
         array = tf.io.decode_png(data, channels=0, dtype=tf.uint16).numpy()
     except tf.errors.OpError as error:
-        raise ImageError(path, f"corrupt 16-bit PNG ({error.message.splitlines()[0]})") from None
+        # Drop TensorFlow's "{{function_node ...}}" prefix and "[Op:...]" suffix.
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\]", "", error.message.splitlines()[0])
+        raise ImageError(path, f"corrupt 16-bit PNG ({reason})") from None
     rgb, alpha = _split_channels(_from_integer(array, 65535), path)
     return rgb, alpha
 
 
-def _read_tiff_array(path):
+def _read_tiff_array(data):
+    """The first page of a TIFF as float32 in [0, 1] and its bit depth, or None to let Pillow
+    read it (palette, CMYK, YCbCr, a compression tifffile has no codec for, a damaged file)."""
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages[0]
             array = page.asarray()
             photometric = getattr(page.photometric, "name", str(page.photometric))
-    except Exception as error:  # tifffile raises many types for corrupt files
-        raise ImageError(path, f"unreadable TIFF ({type(error).__name__}: {error})") from None
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
+            planar = page.samplesperpixel > 1 and page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    except Exception:  # tifffile raises many types; Pillow then reads it or names the problem
+        return None
+    if planar and array.ndim == 3:
         array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
     if photometric not in ("RGB", "MINISBLACK", "MINISWHITE"):
         return None  # let Pillow handle palette, CMYK, YCbCr...
@@ -133,6 +141,38 @@ def _read_tiff_array(path):
     if photometric == "MINISWHITE":
         out = 1.0 - out
     return out, depth
+
+
+def _check_size(path, width, height, max_pixels):
+    if width < 1 or height < 1:
+        raise ImageError(path, f"empty image ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            path,
+            f"image of {width}x{height} ({width * height / 1e6:.0f} megapixels) exceeds the limit of "
+            f"{max_pixels / 1e6:.0f} megapixels (decompression bomb guard)",
+        )
+
+
+def _read_tiff_without_pillow(data, path, max_pixels):
+    """A TIFF that Pillow does not open (float RGB, for one), read with tifffile alone."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[0]
+            width, height = page.imagewidth, page.imagelength
+            tag = page.tags.get(0x0112)
+            orientation = int(tag.value) if tag is not None else 1
+    except Exception as error:
+        raise ImageError(path, f"truncated or corrupt TIFF ({type(error).__name__}: {error})") from None
+    _check_size(path, width, height, max_pixels)
+    result = _read_tiff_array(data)
+    if result is None:
+        raise ImageError(path, "unsupported or corrupt TIFF (neither Pillow nor tifffile reads it)")
+    rgb, alpha = _split_channels(result[0], path)
+    rgb, alpha = _apply_orientation(rgb, alpha, orientation)
+    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha, bit_depth=result[1], format="tiff")
 
 
 def read(path, max_pixels=DEFAULT_MAX_PIXELS):
@@ -151,34 +191,38 @@ def read(path, max_pixels=DEFAULT_MAX_PIXELS):
     """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        # Non-blocking, so that a FIFO named like an image is refused instead of waiting forever.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ImageError(path, "not a regular file")
             data = f.read()
     except OSError as error:
         raise ImageError(path, f"cannot open ({error.strerror or error})") from None
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
+    # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS, about 179 MP) would override
+    # ``max_pixels``; opening reads only the header, and our exact check follows right after,
+    # before any pixel is decoded. So Pillow's guard is off for this call only.
+    previous_limit = Image.MAX_IMAGE_PIXELS
     try:
+        Image.MAX_IMAGE_PIXELS = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageError(path, "image too large (decompression bomb guard)") from None
     except Image.UnidentifiedImageError:
+        if data[:4] in TIFF_SIGNATURES:  # e.g. float RGB, which Pillow does not open
+            return _read_tiff_without_pillow(data, path, max_pixels)
         raise ImageError(path, "not an image file (content is not PNG, JPEG, BMP, TIFF or WebP)") from None
     except Exception as error:
         raise ImageError(path, f"not a readable image ({type(error).__name__}: {error})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
     fmt = PIL_FORMATS.get(image.format)
     if fmt is None:
         raise ImageError(path, f"unsupported image format {image.format!r} (supported: PNG, JPEG, BMP, TIFF, WebP)")
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise ImageError(path, f"empty image ({width}x{height})")
-    if width * height > max_pixels:
-        raise ImageError(
-            path,
-            f"image of {width}x{height} ({width * height / 1e6:.0f} megapixels) exceeds the limit of "
-            f"{max_pixels / 1e6:.0f} megapixels (decompression bomb guard)",
-        )
+    _check_size(path, *image.size, max_pixels)
     if getattr(image, "n_frames", 1) > 1 and fmt != "tiff":
         raise ImageError(path, f"animated {image.format} with {image.n_frames} frames is not supported")
     try:
@@ -192,7 +236,7 @@ def read(path, max_pixels=DEFAULT_MAX_PIXELS):
             rgb, alpha = _read_png16(data, path, orientation)
             depth = 16
         elif fmt == "tiff":
-            result = _read_tiff_array(path)
+            result = _read_tiff_array(data)
             if result is not None:
                 array, depth = result
                 rgb, alpha = _split_channels(array, path)
@@ -341,7 +385,9 @@ def find_images(root, recursive=False, exclude=()):
     """Image files under ``root`` (or ``root`` itself if it is a file), sorted.
 
     Symbolic links to folders are not followed (no loops); folders in ``exclude`` (e.g. an
-    output folder inside the input folder) are skipped. Files with other extensions are ignored.
+    output folder inside the input folder) are skipped. Files with other extensions and hidden
+    files and folders (names starting with ".", such as macOS "._photo.jpg" companions) are
+    ignored.
     """
     root = os.fspath(root)
     if os.path.isfile(root):
@@ -352,12 +398,13 @@ def find_images(root, recursive=False, exclude=()):
     found = []
     for folder, subfolders, files in os.walk(root, followlinks=False):
         subfolders[:] = sorted(
-            d for d in subfolders if os.path.realpath(os.path.join(folder, d)) not in excluded
+            d for d in subfolders
+            if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) not in excluded
         )
         if not recursive:
             subfolders[:] = []
         for name in files:
-            if os.path.splitext(name)[1].lower() in EXTENSIONS:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS:
                 found.append(os.path.join(folder, name))
     return sorted(found)
 

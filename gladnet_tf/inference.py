@@ -149,9 +149,12 @@ def plan_outputs(sources, input_root, output_dir, output_format="png"):
     """Maps each source file to its output path, keeping relative paths and names.
 
     The extension always matches the format written ("same" keeps the input's format). Two
-    sources that would land on the same output (``a.png`` and ``a.jpg``) both get the source
-    extension in the name (``a_png.png``, ``a_jpg.png``) so that neither overwrites the other.
-    An output that would be an input file is refused.
+    sources that would land on the same output (``a.png`` and ``a.jpg``, or ``a.png`` and
+    ``a.PNG``: names are compared without case) both get the source extension in the name
+    (``a_png.png``, ``a_jpg.png``) so that neither overwrites the other; should that name be
+    taken too (by an input ``a_png.png``), a number follows (``a_png_2.png``). The names only
+    depend on the list of sources, so a rerun plans the same outputs. An output that would be
+    an input file is refused.
     """
     input_root = os.fspath(input_root)
     base = input_root if os.path.isdir(input_root) else os.path.dirname(input_root)
@@ -170,11 +173,16 @@ def plan_outputs(sources, input_root, output_dir, output_format="png"):
     for _, stem, _, out_ext, _ in planned:
         key = (stem + out_ext).lower()
         counts[key] = counts.get(key, 0) + 1
+    taken = {key for key, count in counts.items() if count == 1}  # names that need no change
     inputs = {os.path.realpath(s) for s in sources}
     jobs = []
     for source, stem, ext, out_ext, fmt in planned:
         if counts[(stem + out_ext).lower()] > 1:
-            stem = f"{stem}_{ext.lstrip('.').lower()}"
+            base = f"{stem}_{ext.lstrip('.').lower()}"
+            stem, number = base, 2
+            while (stem + out_ext).lower() in taken:
+                stem, number = f"{base}_{number}", number + 1
+            taken.add((stem + out_ext).lower())
         target = os.path.join(output_dir, stem + out_ext)
         if os.path.realpath(target) in inputs:
             jobs.append(Job(source, None, "output path is an input file; refusing to overwrite it"))

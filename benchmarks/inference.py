@@ -1,0 +1,193 @@
+"""Inference speed and memory of GLADNet on this machine, measured in one run.
+
+    python benchmarks/inference.py [--sizes 600x400,1920x1080,4000x3000] [--repeats 3]
+
+For each size and each path, a fresh subprocess (so peak RSS is that path's own) reports
+ms per image, megapixels/s, achieved GFLOP/s (forward FLOPs: detail branch per pixel + the
+96x96 global branch) and its ratio to a conv ceiling measured in the same run (a 3x3 128->128
+convolution on a 512x512 map). Paths:
+
+- ``naive``: ``model.predict`` on the whole image (what a plain Keras user writes);
+- ``ours``: ``gladnet_tf.inference.Enhancer`` (one traced graph for all sizes, exact tiles);
+- ``tf1_graph``: the original graph's op sequence (conv2d/bias/relu, ResizeNearestNeighbor,
+  concat) written here from the architecture with ``tf.compat.v1`` in graph mode and random
+  weights, run by a ``tf.compat.v1.Session``: the reference implementation's speed.
+
+Then a folder of mixed sizes: ``naive`` vs ``ours`` including tracing.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _flops(height, width):
+    detail = 2 * 9 * (67 * 128 + 3 * 128 * 128 + 128 * 3)  # per pixel
+    sizes = [96, 48, 24, 12, 6, 3, 2]
+    global_flops = sum(2 * 9 * 64 * (3 if i == 0 else 64) * s * s for i, s in enumerate(sizes[1:]))
+    global_flops += sum(2 * 9 * 64 * 64 * s * s for s in [3, 6, 12, 24, 48, 96])
+    return detail * height * width + global_flops
+
+
+def _conv_ceiling():
+    import tensorflow as tf
+
+    x = tf.random.uniform([1, 512, 512, 128])
+    w = tf.random.uniform([3, 3, 128, 128])
+    conv = tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))
+    conv().numpy()
+    start = time.perf_counter()
+    for _ in range(5):
+        conv().numpy()
+    return 2 * 9 * 128 * 128 * 512 * 512 / ((time.perf_counter() - start) / 5) / 1e9
+
+
+def _tf1_graph_runner(height, width):
+    import numpy as np
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    rng = np.random.default_rng(0)
+    with graph.as_default():
+        image = v1.placeholder(tf.float32, [1, None, None, 3])
+
+        def conv(x, cin, cout, stride=1):
+            w = tf.constant(rng.normal(0, 0.05, (3, 3, cin, cout)).astype(np.float32))
+            b = tf.constant(np.zeros(cout, np.float32))
+            return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, stride, "SAME"), b))
+
+        def resize(x, size):
+            return v1.image.resize_nearest_neighbor(x, size, align_corners=False, half_pixel_centers=False)
+
+        x = resize(image, (96, 96))
+        encoder = []
+        cin = 3
+        for _ in range(6):
+            x = conv(x, cin, 64, 2)
+            cin = 64
+            encoder.append(x)
+        for i, size in enumerate([3, 6, 12, 24, 48]):
+            x = conv(resize(x, (size, size)), 64, 64) + encoder[4 - i]
+        x = conv(resize(x, (96, 96)), 64, 64)
+        x = resize(x, tf.shape(image)[1:3])
+        x = tf.concat([x, image], axis=3)
+        for cin in (67, 128, 128, 128):
+            x = conv(x, cin, 128)
+        output = conv(x, 128, 3)
+    session = v1.Session(graph=graph)
+    return lambda batch: session.run(output, {image: batch})
+
+
+def measure(path, height, width, repeats, tile):
+    """Runs in a subprocess: one path, one size. Prints a JSON line."""
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, REPO)
+    from gladnet_tf import inference, model as model_lib
+
+    tf.keras.utils.set_random_seed(0)
+    image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32) * 0.3
+    if path == "naive":
+        model = model_lib.GLADNet()
+        run = lambda: model.predict(image[None], verbose=0)  # noqa: E731
+    elif path == "ours":
+        enhancer = inference.Enhancer(model_lib.GLADNet(), tile=tile)
+        run = lambda: enhancer.enhance(image)  # noqa: E731
+    elif path == "tf1_graph":
+        session_run = _tf1_graph_runner(height, width)
+        run = lambda: session_run(image[None])  # noqa: E731
+    else:
+        raise ValueError(path)
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    seconds = (time.perf_counter() - start) / repeats
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
+    print(json.dumps({"path": path, "size": f"{width}x{height}", "ms": seconds * 1000, "first_ms": first * 1000,
+                      "mpx_s": height * width / seconds / 1e6, "gflops": _flops(height, width) / seconds / 1e9,
+                      "peak_rss_mib": rss}))
+
+
+def measure_folder(path, sizes, tile):
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, REPO)
+    from gladnet_tf import inference, model as model_lib
+
+    tf.keras.utils.set_random_seed(0)
+    model = model_lib.GLADNet()
+    images = [np.random.default_rng(i).random((h, w, 3), dtype=np.float32) * 0.3 for i, (w, h) in enumerate(sizes)]
+    start = time.perf_counter()
+    if path == "naive":
+        for image in images:
+            model.predict(image[None], verbose=0)
+    else:
+        enhancer = inference.Enhancer(model, tile=tile)
+        for image in images:
+            enhancer.enhance(image)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"path": path, "images": len(images), "seconds": seconds}))
+
+
+def _subprocess(args):
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
+    lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+    if result.returncode != 0 or not lines:
+        return {"error": (result.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="600x400,1920x1080,4000x3000")
+    parser.add_argument("--paths", default="naive,ours,tf1_graph")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tile", type=int, default=1024)
+    parser.add_argument("--folder", default="600x400,640x480,800x600,1024x768,600x400,1280x720,960x720,512x512")
+    parser.add_argument("--_measure", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_folder", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._measure:
+        path, size = args._measure.split(":")
+        width, height = (int(v) for v in size.split("x"))
+        return measure(path, height, width, args.repeats, args.tile)
+    if args._folder:
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.folder.split(",")]
+        return measure_folder(args._folder, sizes, args.tile)
+
+    import tensorflow as tf
+
+    ceiling = _conv_ceiling()
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, tile {args.tile}")
+    print(f"conv ceiling (3x3 128->128 fp32, 512x512): {ceiling:.0f} GFLOP/s")
+    print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
+    for size in args.sizes.split(","):
+        for path in args.paths.split(","):
+            row = _subprocess([f"--_measure={path}:{size}", f"--repeats={args.repeats}", f"--tile={args.tile}"])
+            if "error" in row:
+                print(f"{size:>10s} {path:>10s}  failed: {row['error']}")
+                continue
+            print(f"{size:>10s} {path:>10s} {row['ms']:10.0f} {row['mpx_s']:7.3f} {row['gflops']:8.0f} "
+                  f"{row['gflops'] / ceiling:10.0%} {row['peak_rss_mib']:8.0f} MiB")
+    results = {p: _subprocess([f"--_folder={p}", f"--folder={args.folder}", f"--tile={args.tile}"]) for p in ("naive", "ours")}
+    if all("seconds" in r for r in results.values()):
+        n = results["ours"]["images"]
+        print(f"folder of {n} mixed sizes (tracing included): naive {results['naive']['seconds']:.1f} s, "
+              f"ours {results['ours']['seconds']:.1f} s, speed-up {results['naive']['seconds'] / results['ours']['seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
