@@ -214,6 +214,23 @@ class Progress:
         self.stream.flush()
 
 
+def _remove_stale_temporaries(folders, log):
+    """Deletes ``.tmp-*.part`` files that a killed run left in the output folders.
+
+    They are this program's own temporary names (see ``images.write_bytes_atomic``), never a
+    finished output; two runs must not share an output folder at the same time.
+    """
+    import glob
+
+    for folder in sorted(folders):
+        for path in glob.glob(os.path.join(glob.escape(folder), ".tmp-*.part")):
+            try:
+                os.remove(path)
+                log(f"removed an unfinished temporary file from an interrupted run: {path}")
+            except OSError:
+                pass
+
+
 def enhance_files(enhancer, input_path, output_dir, recursive=False, output_format="png",
                   skip_existing=False, max_pixels=images_lib.DEFAULT_MAX_PIXELS, jpeg_quality=95,
                   log=None):
@@ -225,6 +242,7 @@ def enhance_files(enhancer, input_path, output_dir, recursive=False, output_form
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     sources = images_lib.find_images(input_path, recursive=recursive, exclude=[output_dir])
     jobs, formats = plan_outputs(sources, input_path, output_dir, output_format)
+    _remove_stale_temporaries({os.path.dirname(job.target) for job in jobs if job.target}, log)
     progress = Progress(len(jobs))
     counts = {"processed": 0, "skipped": 0, "failed": 0}
     failures = []

@@ -156,6 +156,24 @@ def _progress(run_dir):
         return json.load(f)
 
 
+def _remove_interrupted_saves(checkpoint_dir):
+    """Deletes ``<prefix>_temp/`` folders: TensorFlow's half-written saves from a killed run.
+
+    A save goes to ``ckpt-N_temp/`` first and becomes ``ckpt-N.index``/``.data`` only when
+    complete, and the ``checkpoint`` state file names it only after that, so these folders
+    are never restored; they are just disk space.
+    """
+    import shutil
+
+    if not os.path.isdir(checkpoint_dir):
+        return
+    for name in os.listdir(checkpoint_dir):
+        path = os.path.join(checkpoint_dir, name)
+        if name.endswith("_temp") and os.path.isdir(path):
+            logger.info("removing %s, a checkpoint write that was interrupted", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _restore_latest(checkpoint, manager):
     """Restores the newest checkpoint that reads; returns its path or None."""
     for path in reversed(manager.checkpoints):
@@ -276,6 +294,7 @@ def run(config, run_dir, max_steps_this_session=None):
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     if not chief:
         checkpoint_dir = os.path.join(run_dir, "worker_scratch", f"{strategy.cluster_resolver.task_id}")
+    _remove_interrupted_saves(checkpoint_dir)
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints)
     # Non-chief workers restore from the chief's folder (same file system on one machine;
     # across machines, point run_dir at shared storage).
