@@ -106,14 +106,35 @@ class Enhancer:
             for x in range(0, width, self.tile)
         ]
 
-    def enhance(self, rgb):
-        """HxWx3 float32 RGB in [0, 1] -> HxWx3 float32 raw output in [0, inf)."""
+    @staticmethod
+    def _check(rgb):
         rgb = np.asarray(rgb, dtype=np.float32)
         if rgb.ndim != 3 or rgb.shape[-1] != 3 or min(rgb.shape[:2]) < 1:
             raise ValueError(f"expected an HxWx3 image with H, W >= 1, got shape {rgb.shape}")
+        return rgb
+
+    def global_illumination(self, rgb):
+        """HxWx3 float32 RGB in [0, 1] -> the global branch's map, (96, 96, 64) float32.
+
+        Exposed so that callers can change it before the detail branch (e.g. smooth it over
+        the frames of a video) and pass it to ``enhance(..., illumination=...)``.
+        """
+        rgb = self._check(rgb)
+        return self._global_fn(tf.constant(rgb[None])).numpy()[0]
+
+    def enhance(self, rgb, illumination=None):
+        """HxWx3 float32 RGB in [0, 1] -> HxWx3 float32 raw output in [0, inf).
+
+        ``illumination``: an optional (96, 96, 64) map to use instead of the one computed from
+        ``rgb`` (see ``global_illumination``).
+        """
+        rgb = self._check(rgb)
         height, width = rgb.shape[:2]
         batch = rgb[None]
-        illumination96 = self._global_fn(tf.constant(batch))
+        if illumination is None:
+            illumination96 = self._global_fn(tf.constant(batch))
+        else:
+            illumination96 = tf.constant(np.asarray(illumination, np.float32)[None])
         rows, cols = (t.numpy() for t in self._indices_fn(tf.constant(height), tf.constant(width)))
         tiles = self.tiles(height, width)
         if len(tiles) == 1:

@@ -62,3 +62,13 @@ def test_plan_outputs_refuses_to_overwrite_an_input(tmp_path):
     source = str(tmp_path / "a.png")
     jobs, _ = inference.plan_outputs([source], str(tmp_path), str(tmp_path), "png")
     assert jobs[0].target is None and "overwrite" in jobs[0].error
+
+
+def test_given_illumination_is_used(model):
+    x = np.random.default_rng(9).random((30, 40, 3), dtype=np.float32)
+    enhancer = inference.Enhancer(model, tile=16)
+    illumination = enhancer.global_illumination(x)
+    assert illumination.shape == (96, 96, 64)
+    np.testing.assert_array_equal(enhancer.enhance(x, illumination=illumination), enhancer.enhance(x))
+    other = enhancer.global_illumination(1.0 - x)
+    assert not np.array_equal(enhancer.enhance(x, illumination=other), enhancer.enhance(x))
