@@ -1,10 +1,12 @@
-"""Enhance low-light images with GLADNet.
+"""Enhance low-light images (and videos) with GLADNet.
 
     python test.py --input sample_images --output_dir enhanced
     python test.py --input photos/ --recursive --output_dir out --format same --weights FILE
+    python test.py --input clip.mov --output_dir out --video_smoothing 0.8
 
-PATH may be one file or a folder (PNG, JPEG, BMP, TIFF, WebP). Outputs keep relative paths
-and names; PNG by default. A file that cannot be processed is reported on one line and the run
+PATH may be one file or a folder (PNG, JPEG, BMP, TIFF, WebP; videos: MP4, MOV, AVI, MKV,
+WebM, which need requirements-video.txt). Outputs keep relative paths and names; PNG by
+default, MP4 for videos. A file that cannot be processed is reported on one line and the run
 goes on; the exit code is 1 if any file failed.
 """
 
@@ -24,6 +26,12 @@ flags.DEFINE_integer("jpeg_quality", 95, "Quality of JPEG outputs.")
 flags.DEFINE_integer("tile", 1024, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
 flags.DEFINE_bool("skip_existing", False, "Leave outputs that already exist (resume an interrupted run).")
 flags.DEFINE_float("max_megapixels", 200, "Refuse images above this size (decompression-bomb guard).")
+flags.DEFINE_float(
+    "video_smoothing", 0.8,
+    "Videos: moving average of the global illumination over frames, m = s*m + (1-s)*g, in [0, 1) "
+    "(0 = off: each frame on its own); removes brightness flicker.",
+)
+flags.register_validator("video_smoothing", lambda s: 0.0 <= s < 1.0, "--video_smoothing must be in [0, 1)")
 flags.mark_flags_as_required(["input", "output_dir"])
 FLAGS = flags.FLAGS
 
@@ -54,7 +62,7 @@ def main(argv):
     result = inference.enhance_files(
         enhancer, FLAGS.input, FLAGS.output_dir, recursive=FLAGS.recursive, output_format=fmt,
         skip_existing=FLAGS.skip_existing, max_pixels=int(FLAGS.max_megapixels * 1e6),
-        jpeg_quality=FLAGS.jpeg_quality,
+        jpeg_quality=FLAGS.jpeg_quality, videos=True, video_smoothing=FLAGS.video_smoothing,
     )
     rate = result["processed"] / max(result["seconds"], 1e-9)
     print(

@@ -381,15 +381,17 @@ def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
         raise ImageError(path, f"cannot write ({error.strerror or error})") from None
 
 
-def find_images(root, recursive=False, exclude=()):
+def find_images(root, recursive=False, exclude=(), extensions=None):
     """Image files under ``root`` (or ``root`` itself if it is a file), sorted.
 
     Symbolic links to folders are not followed (no loops); folders in ``exclude`` (e.g. an
     output folder inside the input folder) are skipped. Files with other extensions and hidden
     files and folders (names starting with ".", such as macOS "._photo.jpg" companions) are
-    ignored.
+    ignored. ``extensions`` (lower case, with the dot) replaces the image extensions, e.g. to
+    find videos too.
     """
     root = os.fspath(root)
+    extensions = EXTENSIONS if extensions is None else {e.lower() for e in extensions}
     if os.path.isfile(root):
         return [root]
     if not os.path.isdir(root):
@@ -404,7 +406,7 @@ def find_images(root, recursive=False, exclude=()):
         if not recursive:
             subfolders[:] = []
         for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                 found.append(os.path.join(folder, name))
     return sorted(found)
 

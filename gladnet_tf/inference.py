@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
+from gladnet_tf import video as video_lib
 
 DEFAULT_TILE = 1024
 MIN_HALO = 5  # five 3x3 convolutions in the detail branch
@@ -166,10 +167,11 @@ class Job:
     error: str | None = None
 
 
-def plan_outputs(sources, input_root, output_dir, output_format="png"):
+def plan_outputs(sources, input_root, output_dir, output_format="png", video_extensions=()):
     """Maps each source file to its output path, keeping relative paths and names.
 
-    The extension always matches the format written ("same" keeps the input's format). Two
+    The extension always matches the format written ("same" keeps the input's format); a
+    source whose extension is in ``video_extensions`` becomes an ``.mp4`` (format "video"). Two
     sources that would land on the same output (``a.png`` and ``a.jpg``, or ``a.png`` and
     ``a.PNG``: names are compared without case) both get the source extension in the name
     (``a_png.png``, ``a_jpg.png``) so that neither overwrites the other; should that name be
@@ -183,7 +185,9 @@ def plan_outputs(sources, input_root, output_dir, output_format="png"):
     for source in sources:
         relative = os.path.relpath(source, base)
         stem, ext = os.path.splitext(relative)
-        if output_format == "same":
+        if ext.lower() in video_extensions:
+            fmt, out_ext = "video", video_lib.OUTPUT_EXTENSION
+        elif output_format == "same":
             fmt = images_lib.EXTENSIONS.get(ext.lower(), "png")
             out_ext = ext if ext.lower() in images_lib.EXTENSIONS else ".png"
         else:
@@ -236,15 +240,18 @@ class Progress:
 
 
 def _remove_stale_temporaries(folders, log):
-    """Deletes ``.tmp-*.part`` files that a killed run left in the output folders.
+    """Deletes ``.tmp-*.part`` (and ``.tmp-*.part.mp4``...) files that a killed run left in
+    the output folders.
 
-    They are this program's own temporary names (see ``images.write_bytes_atomic``), never a
-    finished output; two runs must not share an output folder at the same time.
+    They are this program's own temporary names (see ``images.write_bytes_atomic`` and
+    ``video.enhance_video``), never a finished output; two runs must not share an output
+    folder at the same time.
     """
     import glob
 
     for folder in sorted(folders):
-        for path in glob.glob(os.path.join(glob.escape(folder), ".tmp-*.part")):
+        pattern = os.path.join(glob.escape(folder), ".tmp-*.part")
+        for path in sorted(glob.glob(pattern) + glob.glob(pattern + ".*")):
             try:
                 os.remove(path)
                 log(f"removed an unfinished temporary file from an interrupted run: {path}")
@@ -254,15 +261,20 @@ def _remove_stale_temporaries(folders, log):
 
 def enhance_files(enhancer, input_path, output_dir, recursive=False, output_format="png",
                   skip_existing=False, max_pixels=images_lib.DEFAULT_MAX_PIXELS, jpeg_quality=95,
-                  log=None):
+                  log=None, videos=False, video_smoothing=video_lib.DEFAULT_SMOOTHING):
     """Enhances every image under ``input_path`` into ``output_dir``.
+
+    With ``videos``, files with a video extension (``video.EXTENSIONS``) are enhanced too, each
+    into an ``.mp4`` with ``video.enhance_video`` and ``video_smoothing``.
 
     A file that fails is reported (one line naming it and the reason) and the loop goes on.
     Returns a dict with counts and the list of failures.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    sources = images_lib.find_images(input_path, recursive=recursive, exclude=[output_dir])
-    jobs, formats = plan_outputs(sources, input_path, output_dir, output_format)
+    video_extensions = video_lib.EXTENSIONS if videos else ()
+    extensions = set(images_lib.EXTENSIONS) | set(video_extensions)
+    sources = images_lib.find_images(input_path, recursive=recursive, exclude=[output_dir], extensions=extensions)
+    jobs, formats = plan_outputs(sources, input_path, output_dir, output_format, video_extensions)
     _remove_stale_temporaries({os.path.dirname(job.target) for job in jobs if job.target}, log)
     progress = Progress(len(jobs))
     counts = {"processed": 0, "skipped": 0, "failed": 0}
@@ -276,6 +288,15 @@ def enhance_files(enhancer, input_path, output_dir, recursive=False, output_form
             if skip_existing and os.path.exists(job.target):
                 counts["skipped"] += 1
                 progress.update(job.source, "exists")
+                continue
+            if formats[job.source] == "video":
+                os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
+                if progress.tty and progress.done:
+                    progress.stream.write("\n")  # the video's own frames/s line comes next
+                video_lib.enhance_video(enhancer, job.source, job.target, smoothing=video_smoothing,
+                                        max_pixels=max_pixels, stream=progress.stream, log=log)
+                counts["processed"] += 1
+                progress.update(job.source, status)
                 continue
             loaded = images_lib.read(job.source, max_pixels=max_pixels)
             output = enhancer.enhance(loaded.rgb)
