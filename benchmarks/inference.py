@@ -9,6 +9,7 @@ convolution on a 512x512 map). Paths:
 
 - ``naive``: ``model.predict`` on the whole image (what a plain Keras user writes);
 - ``ours``: ``gladnet_tf.inference.Enhancer`` (one traced graph for all sizes, exact tiles);
+- ``ours_bf16``: the same in bfloat16 (``--paths`` must name it; not bit-exact);
 - ``tf1_graph``: the original graph's op sequence (conv2d/bias/relu, ResizeNearestNeighbor,
   concat) written here from the architecture with ``tf.compat.v1`` in graph mode and random
   weights, run by a ``tf.compat.v1.Session``: the reference implementation's speed.
@@ -99,8 +100,9 @@ def measure(path, height, width, repeats, tile):
     if path == "naive":
         model = model_lib.GLADNet()
         run = lambda: model.predict(image[None], verbose=0)  # noqa: E731
-    elif path == "ours":
-        enhancer = inference.Enhancer(model_lib.GLADNet(), tile=tile)
+    elif path in ("ours", "ours_bf16"):
+        precision = "bfloat16" if path == "ours_bf16" else "float32"
+        enhancer = inference.Enhancer(model_lib.GLADNet(), tile=tile, precision=precision)
         run = lambda: enhancer.enhance(image)  # noqa: E731
     elif path == "tf1_graph":
         session_run = _tf1_graph_runner(height, width)

@@ -72,3 +72,15 @@ def test_given_illumination_is_used(model):
     np.testing.assert_array_equal(enhancer.enhance(x, illumination=illumination), enhancer.enhance(x))
     other = enhancer.global_illumination(1.0 - x)
     assert not np.array_equal(enhancer.enhance(x, illumination=other), enhancer.enhance(x))
+
+
+def test_bfloat16_precision_is_close_to_float32(model):
+    x = np.random.default_rng(10).random((40, 50, 3), dtype=np.float32)
+    exact = inference.Enhancer(model).enhance(x)
+    fast = inference.Enhancer(model, precision="bfloat16", tile=16)
+    approx = fast.enhance(x)
+    assert approx.dtype == np.float32 and approx.shape == x.shape
+    assert np.abs(approx - exact).max() < 0.05 * max(1.0, np.abs(exact).max())
+    assert model.get_layer("detail_conv_1").dtype_policy.name == "float32"  # the original is untouched
+    with pytest.raises(ValueError, match="precision"):
+        inference.Enhancer(model, precision="float16")
