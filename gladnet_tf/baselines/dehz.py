@@ -27,6 +27,8 @@ Algorithm:
 import numpy as np
 from scipy import ndimage
 
+from ._common import as_rgb
+
 OMEGA = 0.8
 PATCH = 15
 N_BRIGHTEST = 100
@@ -36,21 +38,6 @@ T_MIN = 0.1
 A_FLOOR = 1e-6
 
 __all__ = ["enhance", "guided_filter"]
-
-
-def _as_rgb(image):
-    """Validate an HxWx3 image and return it as float64, clipped to [0, 1]."""
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(
-            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
-        )
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("image contains NaN or infinite values")
-    return np.clip(arr, 0.0, 1.0)
 
 
 def _box_mean(x, r):
@@ -94,7 +81,7 @@ def _atmospheric_light(inv):
 
 def enhance(image, omega=OMEGA, patch=PATCH):
     """DeHZ-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
-    img = _as_rgb(image)
+    img = as_rgb(image)
     inv = 1.0 - img
     a = _atmospheric_light(inv)
     normalised_min = (inv / a).min(axis=2)

@@ -41,6 +41,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 from scipy import ndimage
 
+from ._common import as_rgb
+
 ALPHA = 0.15
 GAMMA = 0.8
 EPS = 1e-3
@@ -48,21 +50,6 @@ SIGMA = 2.0
 T_FLOOR = 1e-3
 
 __all__ = ["enhance", "estimate_illumination", "solve_weighted_smoothing"]
-
-
-def _as_rgb(image):
-    """Validate an HxWx3 image and return it as float64, clipped to [0, 1]."""
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(
-            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
-        )
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("image contains NaN or infinite values")
-    return np.clip(arr, 0.0, 1.0)
 
 
 @functools.lru_cache(maxsize=8)
@@ -169,7 +156,7 @@ def _forward_diff(t):
 
 def estimate_illumination(image, alpha=ALPHA, eps=EPS, sigma=SIGMA):
     """Refined illumination map T (HxW float64 in [T_FLOOR, 1]) of an HxWx3 RGB image in [0, 1]."""
-    img = _as_rgb(image)
+    img = as_rgb(image)
     t_hat = img.max(axis=2)
     gx, gy = _forward_diff(t_hat)
     # Strategy III: a locally averaged gradient in the denominator, so that textures whose
@@ -188,7 +175,7 @@ def enhance(image, alpha=ALPHA, gamma=GAMMA, eps=EPS, sigma=SIGMA):
 
     Output = clip(L / T^gamma, 0, 1) with T from ``estimate_illumination``.
     """
-    img = _as_rgb(image)
+    img = as_rgb(image)
     t = estimate_illumination(img, alpha=alpha, eps=eps, sigma=sigma)
     out = img / (t ** gamma)[:, :, None]
     return np.clip(out, 0.0, 1.0).astype(np.float32)

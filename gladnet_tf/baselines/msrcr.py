@@ -31,6 +31,8 @@ unchanged (clipped to [0, 1]).
 import numpy as np
 import scipy.fft
 
+from ._common import as_rgb
+
 SCALES = (15.0, 80.0, 250.0)
 ALPHA = 125.0
 BETA = 46.0
@@ -38,21 +40,6 @@ LOW_CLIP = 0.01
 HIGH_CLIP = 0.01
 
 __all__ = ["enhance", "gaussian_surround"]
-
-
-def _as_rgb(image):
-    """Validate an HxWx3 image and return it as float64, clipped to [0, 1]."""
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(
-            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
-        )
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("image contains NaN or infinite values")
-    return np.clip(arr, 0.0, 1.0)
 
 
 def gaussian_surround(channels, sigma):
@@ -68,7 +55,7 @@ def gaussian_surround(channels, sigma):
 
 def enhance(image, scales=SCALES, alpha=ALPHA, beta=BETA, low_clip=LOW_CLIP, high_clip=HIGH_CLIP):
     """MSRCR-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
-    img = _as_rgb(image)
+    img = as_rgb(image)
     j = 255.0 * img + 1.0
     log_j = np.log(j)
     msr = np.zeros_like(j)

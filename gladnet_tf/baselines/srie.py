@@ -53,6 +53,7 @@ Choices and simplifications, precisely:
 import numpy as np
 import scipy.sparse.linalg as spl
 
+from ._common import as_rgb
 from .lime import _smoothing_matrix, solve_weighted_smoothing
 
 C1 = 0.01
@@ -63,21 +64,6 @@ TOL = 1e-3
 MAX_ITER = 10
 
 __all__ = ["enhance", "decompose"]
-
-
-def _as_rgb(image):
-    """Validate an HxWx3 image and return it as float64, clipped to [0, 1]."""
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"expected an HxWx3 RGB image, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(
-            f"expected a float image in [0, 1], got dtype {arr.dtype} (divide by 255 first)"
-        )
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("image contains NaN or infinite values")
-    return np.clip(arr, 0.0, 1.0)
 
 
 def _grad(u):
@@ -159,7 +145,7 @@ def decompose(v, c1=C1, c2=C2, lam=LAMBDA, tol=TOL, max_iter=MAX_ITER):
 
 def enhance(image, c1=C1, c2=C2, lam=LAMBDA, gamma=GAMMA, tol=TOL, max_iter=MAX_ITER):
     """SRIE-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
-    img = _as_rgb(image)
+    img = as_rgb(image)
     v = img.max(axis=2)
     refl, illum, _ = decompose(v, c1=c1, c2=c2, lam=lam, tol=tol, max_iter=max_iter)
     v_new = np.clip(refl * illum ** (1.0 / gamma), 0.0, 1.0)
