@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from gladnet_tf import images as images_lib
 
-HIGH_FOLDER_NAMES = ("high", "normal")
+HIGH_FOLDER_NAMES = images_lib.HIGH_FOLDER_NAMES
 TRAIN_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # what tf.io.decode_image reads
 # Contents (as ``images.read`` names them) that tf.io.decode_image decodes: a TIFF renamed
 # .png passes the extension check but would stop training at its first use.
@@ -60,11 +60,7 @@ def _index_folder(folder):
     return by_stem, problems
 
 
-def find_high_folder(root):
-    for name in HIGH_FOLDER_NAMES:
-        if os.path.isdir(os.path.join(root, name)):
-            return os.path.join(root, name)
-    return None
+find_high_folder = images_lib.find_high_folder
 
 
 def find_pairs(root, patch_size=0, check_contents=True):

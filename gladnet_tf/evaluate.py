@@ -58,9 +58,7 @@ def evaluate(method, data, gt=None, save_dir=None, weights=None, log=print):
     method; a file that fails gets an ``error`` instead.
     """
     if os.path.isdir(os.path.join(data, "low")):
-        from gladnet_tf.data import find_high_folder
-
-        gt = gt or find_high_folder(data)
+        gt = gt or images_lib.find_high_folder(data)
         data = os.path.join(data, "low")
     enhance = make_method(method, weights)
     sources = images_lib.find_images(data)
@@ -97,7 +95,7 @@ def evaluate(method, data, gt=None, save_dir=None, weights=None, log=print):
             log(f"error: {row['error']}")
         rows.append(row)
     metrics = ["psnr", "ssim"] if gt_index is not None else ["niqe"]
-    summary = {"method": method, "data": os.path.abspath(data), "gt": os.path.abspath(gt) if gt else None,
+    summary = {"method": method, "data": data, "gt": gt,
                "weights": weights, "images": len(rows), "failed": sum("error" in r for r in rows)}
     for metric in metrics + ["seconds"]:
         values = [r[metric] for r in rows if metric in r and math.isfinite(r[metric])]

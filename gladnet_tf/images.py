@@ -411,6 +411,18 @@ def find_images(root, recursive=False, exclude=(), extensions=None):
     return sorted(found)
 
 
+# Paired datasets keep the targets in high/ (or normal/, the original GLADNet layout).
+HIGH_FOLDER_NAMES = ("high", "normal")
+
+
+def find_high_folder(root):
+    """``root/high`` or ``root/normal``, whichever exists first, else None."""
+    for name in HIGH_FOLDER_NAMES:
+        if os.path.isdir(os.path.join(root, name)):
+            return os.path.join(root, name)
+    return None
+
+
 def image_size(path):
     """(width, height) from the header only, or raises ImageError."""
     path = os.fspath(path)
