@@ -24,7 +24,7 @@ flags.DEFINE_bool("recursive", False, "Also enhance images in subfolders of --in
 flags.DEFINE_enum("format", "png", ["png", "jpeg", "same", "bmp", "tiff", "webp"], "Output format; 'same' keeps each input's.")
 flags.DEFINE_integer("jpeg_quality", 95, "Quality of JPEG outputs.")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "bfloat16 is faster on CPUs that support it; float32 is exact.")
-flags.DEFINE_integer("tile", 1024, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
+flags.DEFINE_integer("tile", 512, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
 flags.DEFINE_bool("skip_existing", False, "Leave outputs that already exist (resume an interrupted run).")
 flags.DEFINE_float("max_megapixels", 200, "Refuse images above this size (decompression-bomb guard).")
 flags.DEFINE_float(

@@ -28,7 +28,7 @@ from gladnet_tf import images as images_lib
 METHODS = ("none", "gladnet", "msrcr", "dehz", "lime", "srie")
 
 
-def make_method(name, weights=None, tile=1024):
+def make_method(name, weights=None, tile=512):
     """Returns ``f(rgb float32 HxWx3 in [0, 1]) -> float array HxWx3`` for a method name."""
     if name == "none":
         return lambda rgb: rgb

@@ -27,7 +27,7 @@ from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
 from gladnet_tf import video as video_lib
 
-DEFAULT_TILE = 1024
+DEFAULT_TILE = 512
 MIN_HALO = 5  # five 3x3 convolutions in the detail branch
 
 
