@@ -180,6 +180,10 @@ def training_dataset(pairs, patch_size, global_batch_size, seed, start_step=0, a
     high_paths = tf.constant([p[1] for p in pairs])
     num_pairs = len(pairs)
 
+    # Autograph is not needed here (no Python control flow on tensors), and turning it off
+    # means tf.data never re-reads this file's source: a run keeps working if the code on
+    # disk is edited while it trains.
+    @tf.autograph.experimental.do_not_convert
     def load(element):
         index = _file_index(seed, element, num_pairs)
         crop_seed, augment_seed = _element_seeds(seed, element)
@@ -201,6 +205,7 @@ def validation_dataset(pairs):
     names = [os.path.basename(p[0]) for p in pairs]
     dataset = tf.data.Dataset.from_tensor_slices(([p[0] for p in pairs], [p[1] for p in pairs], names))
 
+    @tf.autograph.experimental.do_not_convert
     def load(low_path, high_path, name):
         low, high = read_pair(low_path, high_path)
         return low[None], high[None], name

@@ -227,7 +227,10 @@ def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
 
 def evaluate(model, pairs):
     """Mean PSNR / SSIM (dB, [0, 1]) of the clipped output over full validation images."""
-    predict = tf.function(lambda x: tf.clip_by_value(model(x, training=False), 0.0, 1.0), reduce_retracing=True)
+    predict = tf.function(
+        tf.autograph.experimental.do_not_convert(lambda x: tf.clip_by_value(model(x, training=False), 0.0, 1.0)),
+        reduce_retracing=True,
+    )
     psnrs, ssims, samples = [], [], []
     for low, high, name in data_lib.validation_dataset(pairs):
         output = predict(low)
