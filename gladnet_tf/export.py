@@ -295,30 +295,14 @@ def _legacy_source_indices(in_size, out_size):
     return tf.minimum(tf.cast(tf.floor(product), tf.int32), in_size - 1)
 
 
-class GatherNearestResize(keras.layers.Layer):
+class GatherNearestResize(model_lib.LegacyNearestResize):
     """``LegacyNearestResize`` as two gathers (same output, no ``Resize`` op). Not saved."""
 
-    def __init__(self, size=None, **kwargs):
-        super().__init__(**kwargs)
-        self.size = None if size is None else (int(size[0]), int(size[1]))
-
-    def call(self, inputs):
-        if self.size is None:
-            images, reference = inputs
-            size = tf.shape(reference)[1:3]
-        else:
-            images = inputs
-            size = tf.constant(self.size, dtype=tf.int32)
+    def resize(self, images, size):
         shape = tf.shape(images)
         rows = _legacy_source_indices(shape[1], size[0])
         cols = _legacy_source_indices(shape[2], size[1])
         return tf.gather(tf.gather(images, rows, axis=1), cols, axis=2)
-
-    def compute_output_shape(self, input_shape):
-        if self.size is None:
-            images_shape, reference_shape = input_shape
-            return (images_shape[0], reference_shape[1], reference_shape[2], images_shape[3])
-        return (input_shape[0], self.size[0], self.size[1], input_shape[3])
 
 
 def portable_model(model):

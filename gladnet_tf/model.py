@@ -57,11 +57,13 @@ class LegacyNearestResize(keras.layers.Layer):
         else:
             images = inputs
             size = tf.constant(self.size, dtype=tf.int32)
-        resized = tf.raw_ops.ResizeNearestNeighbor(
+        return self.resize(images, size)
+
+    def resize(self, images, size):
+        """(B, h, w, C) -> (B, size[0], size[1], C), same dtype, legacy index rule."""
+        return tf.raw_ops.ResizeNearestNeighbor(
             images=images, size=size, align_corners=False, half_pixel_centers=False
         )
-        # The op returns the input dtype; keep it (float32 for GLADNet).
-        return resized
 
     def compute_output_shape(self, input_shape):
         if self.size is None:
