@@ -230,10 +230,10 @@ def plan_outputs(sources, input_root, output_dir, output_format="png", video_ext
     jobs = []
     for source, stem, ext, out_ext, fmt in planned:
         if counts[(stem + out_ext).lower()] > 1:
-            base = f"{stem}_{ext.lstrip('.').lower()}"
-            stem, number = base, 2
+            renamed = f"{stem}_{ext.lstrip('.').lower()}"
+            stem, number = renamed, 2
             while (stem + out_ext).lower() in taken:
-                stem, number = f"{base}_{number}", number + 1
+                stem, number = f"{renamed}_{number}", number + 1
             taken.add((stem + out_ext).lower())
         target = os.path.join(output_dir, stem + out_ext)
         if os.path.realpath(target) in inputs:

@@ -28,3 +28,21 @@ def run_python(args, cwd=REPO, timeout=600, env=None):
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
     )
+
+
+def write_pairs(root, count, height, width, low=40, divisor=5, seed=0):
+    """Writes ``count`` random PNG pairs into root/low and root/high; returns ``root``.
+
+    high = uniform noise in [low, low + 200); its low-light partner is ``high // divisor``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for sub in ("low", "high"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        high = (rng.random((height, width, 3)) * 200 + low).astype(np.uint8)
+        Image.fromarray(high).save(root / "high" / f"{i}.png")
+        Image.fromarray(high // divisor).save(root / "low" / f"{i}.png")
+    return root

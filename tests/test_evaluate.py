@@ -7,19 +7,12 @@ import pytest
 from PIL import Image
 
 from gladnet_tf import evaluate
-from tests.conftest import run_python
+from tests.conftest import run_python, write_pairs
 
 
 @pytest.fixture
 def pairs(tmp_path):
-    rng = np.random.default_rng(0)
-    for sub in ("low", "high"):
-        (tmp_path / sub).mkdir()
-    for i in range(2):
-        high = (rng.random((100, 110, 3)) * 200 + 30).astype(np.uint8)
-        Image.fromarray(high).save(tmp_path / "high" / f"{i}.png")
-        Image.fromarray(high // 4).save(tmp_path / "low" / f"{i}.png")
-    return tmp_path
+    return write_pairs(tmp_path, count=2, height=100, width=110, low=30, divisor=4)
 
 
 def test_none_method_scores_the_inputs_against_ground_truth(pairs, tmp_path):

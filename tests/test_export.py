@@ -12,13 +12,12 @@ import re
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from gladnet_tf import export, images as images_lib, model as model_lib
-from tests.conftest import REPO, run_python
+from tests.conftest import run_python
 
 FLOAT_TOLERANCE_SAVEDMODEL = 1e-5
 FLOAT_TOLERANCE_PORTABLE = 1e-4
