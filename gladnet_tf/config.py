@@ -31,6 +31,9 @@ class TrainConfig:
     global_size: int = 96
     global_filters: int = 64
     detail_filters: int = 128
+    # Weights file (.weights.h5) to start from instead of a random init (fine-tuning). Read
+    # once, when the run starts; a resumed run continues from its own checkpoints.
+    init_weights: str = ""
     # Distribution.
     strategy: str = "default"  # default | mirrored | multi_worker | tpu
     cpu_replicas: int = 2  # logical CPU devices for "mirrored" on a machine without GPUs

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gladnet_tf import checkpoints as checkpoints_lib
 from gladnet_tf import config as config_lib
 from gladnet_tf import data as data_lib
 from gladnet_tf import losses as losses_lib
@@ -185,6 +186,21 @@ def _restore_latest(checkpoint, manager):
     return None
 
 
+def _load_init_weights(model, path, run_dir):
+    """Fine-tuning start: loads ``path`` into ``model``; records the file's sha256 in run_dir."""
+    if not os.path.isfile(path):
+        raise TrainingError(f"--init_weights {path}: no such file")
+    try:
+        model.load_weights(path)
+    except Exception as error:  # Keras raises ValueError or OSError depending on the problem
+        raise TrainingError(f"--init_weights {path}: cannot be loaded into GLADNet ({error})") from error
+    digest = checkpoints_lib.sha256_of(path)
+    logger.info("starting from %s (sha256 %s)", path, digest[:12])
+    if run_dir:
+        _write_json_atomic(os.path.join(run_dir, "init_weights.json"),
+                           {"path": os.path.abspath(path), "sha256": digest})
+
+
 def build(config, strategy):
     """Model, optimizer and loss, created under the strategy's scope."""
     with strategy.scope():
@@ -305,6 +321,8 @@ def run(config, run_dir, max_steps_this_session=None):
         tf.train.Checkpoint(model=model, optimizer=optimizer), os.path.join(run_dir, "checkpoints"), max_to_keep=None
     )
     restored = _restore_latest(checkpoint, restore_manager)
+    if not restored and config.init_weights:
+        _load_init_weights(model, config.init_weights, run_dir if chief else None)
     start_step = int(optimizer.iterations.numpy())
     # Wall time spent training, summed over sessions, as of the restored checkpoint.
     seconds_before = _progress(run_dir)["train_seconds"] if restored else 0.0
