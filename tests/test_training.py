@@ -153,3 +153,35 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(dataset, t
         training.run(config, str(tmp_path / "ok"))
     assert (tmp_path / "ok" / "checkpoints" / "ckpt-2.index").exists()
     assert not (tmp_path / "ok" / "checkpoints" / "ckpt-4.index").exists()
+
+
+def test_init_weights_starts_from_the_file_once_and_names_a_bad_one(dataset, tmp_path):
+    first = run_python(train_args(dataset, tmp_path / "a", "--steps", "2"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    start = tmp_path / "a" / "final.weights.h5"
+    # With a zero learning rate Adam changes nothing, so the run must end on the file's weights.
+    tuned = run_python(train_args(dataset, tmp_path / "b", "--steps", "1", "--learning_rate", "0",
+                                  "--init_weights", str(start)))
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    assert f"starting from {start}" in tuned.stderr
+    record = json.loads((tmp_path / "b" / "init_weights.json").read_text())
+    from gladnet_tf.checkpoints import sha256_of
+
+    assert record["sha256"] == sha256_of(start)
+
+    def weights(path):
+        from gladnet_tf import model as model_lib
+
+        model = model_lib.GLADNet(global_filters=8, detail_filters=8)
+        model.load_weights(path)
+        return [np.asarray(v) for v in model.weights]
+
+    for a, b in zip(weights(start), weights(tmp_path / "b" / "final.weights.h5")):
+        np.testing.assert_array_equal(a, b)
+    # A resumed run continues from its own checkpoint and does not reload the file.
+    resumed = run_python(train_args(dataset, tmp_path / "b", "--steps", "2", "--learning_rate", "0",
+                                    "--init_weights", str(start)))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stderr and "starting from" not in resumed.stderr
+    missing = run_python(train_args(dataset, tmp_path / "c", "--steps", "1", "--init_weights", str(tmp_path / "nope.h5")))
+    assert missing.returncode == 1 and "nope.h5: no such file" in missing.stderr
