@@ -8,6 +8,7 @@ first 8 hex digits of the file's sha256, so a record can never silently describe
 import hashlib
 import json
 import os
+import sys
 
 CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints")
 MANIFEST = os.path.join(CHECKPOINT_DIR, "MANIFEST.json")
@@ -100,25 +101,39 @@ def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", ch
 
 def main(argv):
     del argv
-    from absl import flags
+    from absl import app, flags
 
     FLAGS = flags.FLAGS
-    target, record = ship(FLAGS.weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note)
+    weights = FLAGS.weights
+    if FLAGS.step is not None:
+        from gladnet_tf import training
+
+        try:
+            weights = training.weights_from_checkpoint(FLAGS.run_dir, FLAGS.step)
+        except (training.TrainingError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {weights}")
+        if not FLAGS.name:
+            return 0
+    if not weights or not FLAGS.name:
+        raise app.UsageError("--weights (or --step) and --name are required to ship weights")
+    target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note)
     print(json.dumps(record.get("evaluation", {}), indent=2))
     print(f"shipped {target}")
     return 0
 
 
 if __name__ == "__main__":
-    import sys
-
     from absl import app, flags
 
     flags.DEFINE_string("weights", None, "Weights to ship (e.g. runs/NAME/best.weights.h5).")
+    flags.DEFINE_integer("step", None, "Instead of --weights: take the run's checkpoint at this step (written "
+                         "to RUN_DIR/weights/step-N.weights.h5; without --name, only that is done).")
     flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
     flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
     flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")
     flags.DEFINE_bool("default", False, "Make these the default weights of test.py.")
     flags.DEFINE_string("note", "", "Free text for the record.")
-    flags.mark_flags_as_required(["weights", "run_dir", "name"])
+    flags.mark_flags_as_required(["run_dir"])
     app.run(lambda argv: sys.exit(main(argv)))

@@ -201,6 +201,30 @@ def _load_init_weights(model, path, run_dir):
                            {"path": os.path.abspath(path), "sha256": digest})
 
 
+def weights_from_checkpoint(run_dir, step, output=None):
+    """Writes the model weights of ``run_dir``'s checkpoint at ``step`` to a .weights.h5 file.
+
+    Checkpoints hold the model and the optimizer state; this keeps the model only, in the
+    format test.py, evaluate and export read. ``output`` defaults to
+    ``run_dir/weights/step-STEP.weights.h5``. Returns the path written.
+    """
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = config_lib.TrainConfig.from_json(f.read())
+    prefix = os.path.join(run_dir, "checkpoints", f"ckpt-{step}")
+    if not tf.io.gfile.exists(prefix + ".index"):
+        state = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints"))
+        kept = ", ".join(os.path.basename(p) for p in state.all_model_checkpoint_paths) if state else "none"
+        raise TrainingError(f"{prefix}: no such checkpoint (kept: {kept})")
+    model = model_lib.GLADNet(
+        global_size=config.global_size, global_filters=config.global_filters, detail_filters=config.detail_filters
+    )
+    tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
+    output = output or os.path.join(run_dir, "weights", f"step-{step}.weights.h5")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    model_lib.save(model, output)
+    return output
+
+
 def build(config, strategy):
     """Model, optimizer and loss, created under the strategy's scope."""
     with strategy.scope():

@@ -22,6 +22,20 @@ def dataset(tmp_path_factory):
     return write_pairs(tmp_path_factory.mktemp("pairs"), count=6, height=36, width=44, low=40, divisor=5)
 
 
+def assert_same_weights(path_a, path_b):
+    from gladnet_tf import model as model_lib
+
+    def weights(path):
+        model = model_lib.GLADNet(global_filters=8, detail_filters=8)
+        model.load_weights(path)
+        return [np.asarray(v) for v in model.weights]
+
+    a, b = weights(path_a), weights(path_b)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
 def train_args(dataset, run_dir, *extra):
     return ["train.py", "--preset", "smoke", "--data", str(dataset), "--val_data", str(dataset),
             "--run_dir", str(run_dir), *TINY, *extra]
@@ -42,6 +56,12 @@ def test_smoke_run_writes_the_run_folder_and_resumes(dataset, tmp_path):
         assert (run_dir / name).exists(), name
     assert json.loads((run_dir / "final.json").read_text())["step"] == 4
     assert "step 4/4 loss" in (run_dir / "log.txt").read_text()
+    # The model part of the step-4 checkpoint is what final.weights.h5 holds.
+    extracted = run_python(["-m", "gladnet_tf.checkpoints", "--run_dir", str(run_dir), "--step", "4"])
+    assert extracted.returncode == 0, extracted.stderr[-3000:]
+    assert_same_weights(run_dir / "weights" / "step-4.weights.h5", run_dir / "final.weights.h5")
+    missing = run_python(["-m", "gladnet_tf.checkpoints", "--run_dir", str(run_dir), "--step", "3"])
+    assert missing.returncode == 1 and "ckpt-3: no such checkpoint (kept: ckpt-2, ckpt-4)" in missing.stderr
     second = run_python(train_args(dataset, run_dir, "--steps", "6", "--checkpoint_every", "2"))
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed from" in second.stderr and "at step 4 of 6" in second.stderr
@@ -169,15 +189,7 @@ def test_init_weights_starts_from_the_file_once_and_names_a_bad_one(dataset, tmp
 
     assert record["sha256"] == sha256_of(start)
 
-    def weights(path):
-        from gladnet_tf import model as model_lib
-
-        model = model_lib.GLADNet(global_filters=8, detail_filters=8)
-        model.load_weights(path)
-        return [np.asarray(v) for v in model.weights]
-
-    for a, b in zip(weights(start), weights(tmp_path / "b" / "final.weights.h5")):
-        np.testing.assert_array_equal(a, b)
+    assert_same_weights(start, tmp_path / "b" / "final.weights.h5")
     # A resumed run continues from its own checkpoint and does not reload the file.
     resumed = run_python(train_args(dataset, tmp_path / "b", "--steps", "2", "--learning_rate", "0",
                                     "--init_weights", str(start)))
