@@ -14,7 +14,8 @@ convolution on a 512x512 map). Paths:
   concat) written here from the architecture with ``tf.compat.v1`` in graph mode and random
   weights, run by a ``tf.compat.v1.Session``: the reference implementation's speed.
 
-Then a folder of mixed sizes: ``naive`` vs ``ours`` including tracing.
+Then a folder of mixed sizes (``--folder``; empty to skip), tracing included: ``naive`` vs
+``ours`` and ``ours_bf16``. ``--sizes ""`` and ``--memory_size ""`` skip the other parts.
 """
 
 import argparse
@@ -149,7 +150,8 @@ def measure_folder(path, sizes, tile):
         for image in images:
             model.predict(image[None], verbose=0)
     else:
-        enhancer = inference.Enhancer(model, tile=tile)
+        precision = "bfloat16" if path == "ours_bf16" else "float32"
+        enhancer = inference.Enhancer(model, tile=tile, precision=precision)
         for image in images:
             enhancer.enhance(image)
     seconds = time.perf_counter() - start
@@ -190,7 +192,7 @@ def main():
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, tile {args.tile}")
     print(f"conv ceiling (3x3 128->128 fp32, 512x512): {ceiling:.0f} GFLOP/s")
     print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):
         for path in args.paths.split(","):
             row = _subprocess([f"--_measure={path}:{size}", f"--repeats={args.repeats}", f"--tile={args.tile}"])
             if "error" in row:
@@ -205,11 +207,18 @@ def main():
         else:
             print(f"ours at {args.memory_size} (tile {args.memory_tile}): {row['ms'] / 1000:.1f} s, "
                   f"{row['gflops'] / ceiling:.0%} of ceiling, peak RSS {row['peak_rss_mib']:.0f} MiB")
-    results = {p: _subprocess([f"--_folder={p}", f"--folder={args.folder}", f"--tile={args.tile}"]) for p in ("naive", "ours")}
-    if all("seconds" in r for r in results.values()):
-        n = results["ours"]["images"]
-        print(f"folder of {n} mixed sizes (tracing included): naive {results['naive']['seconds']:.1f} s, "
-              f"ours {results['ours']['seconds']:.1f} s, speed-up {results['naive']['seconds'] / results['ours']['seconds']:.2f}x")
+    if not args.folder:
+        return
+    results = {p: _subprocess([f"--_folder={p}", f"--folder={args.folder}", f"--tile={args.tile}"])
+               for p in ("naive", "ours", "ours_bf16")}
+    naive = results["naive"].get("seconds")
+    print(f"folder of {len(args.folder.split(','))} mixed sizes ({args.folder}), tracing included:")
+    for path, row in results.items():
+        if "seconds" not in row:
+            print(f"  {path:>10s} failed: {row['error']}")
+            continue
+        ratio = f", {naive / row['seconds']:.2f}x naive" if naive and path != "naive" else ""
+        print(f"  {path:>10s} {row['seconds']:6.1f} s{ratio}")
 
 
 if __name__ == "__main__":
