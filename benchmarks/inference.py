@@ -191,7 +191,8 @@ def main():
     ceiling = _conv_ceiling()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, tile {args.tile}")
     print(f"conv ceiling (3x3 128->128 fp32, 512x512): {ceiling:.0f} GFLOP/s")
-    print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
+    if args.sizes:
+        print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
     for size in filter(None, args.sizes.split(",")):
         for path in args.paths.split(","):
             row = _subprocess([f"--_measure={path}:{size}", f"--repeats={args.repeats}", f"--tile={args.tile}"])
