@@ -25,7 +25,7 @@ import numpy as np
 
 from gladnet_tf import images as images_lib
 
-METHODS = ("none", "gladnet", "msrcr", "dehz", "lime", "srie")
+METHODS = ("none", "gladnet", "msrcr", "dehz", "lime", "srie", "gamma")
 
 
 def make_method(name, weights=None, tile=512):

@@ -5,9 +5,9 @@ import pytest
 from scipy import ndimage
 
 from gladnet_tf import baselines
-from gladnet_tf.baselines import dehz, lime, msrcr, srie
+from gladnet_tf.baselines import dehz, gamma, lime, msrcr, srie
 
-METHOD_NAMES = ["msrcr", "dehz", "lime", "srie"]
+METHOD_NAMES = ["msrcr", "dehz", "lime", "srie", "gamma"]
 
 
 def dark_image(h=48, w=64, seed=0):
@@ -168,3 +168,13 @@ def test_srie_decomposition_and_hue():
     ratio = out / img
     np.testing.assert_allclose(ratio, ratio[:, :, :1].repeat(3, axis=2), rtol=1e-4)
     assert np.all(ratio >= 1.0 - 1e-5)
+
+
+def test_gamma_is_the_stated_curve():
+    img = dark_image()
+    out = gamma.enhance(img)
+    np.testing.assert_allclose(out, np.sqrt(img.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_array_equal(gamma.enhance(np.array([[[0.0, 1.0, 0.25]]])), [[[0.0, 1.0, 0.5]]])
+    np.testing.assert_allclose(gamma.enhance(img, exponent=1.0), img, rtol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        gamma.enhance(img, exponent=0.0)

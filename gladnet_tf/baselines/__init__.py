@@ -15,18 +15,21 @@ Registry:
 - ``"lime"``: illumination map estimation (Guo et al. 2017), ``lime.py``.
 - ``"srie"``: weighted variational reflectance and illumination estimation (Fu et al. 2016),
   ``srie.py``.
+- ``"gamma"``: a fixed global power curve (``in ** 0.5``), ``gamma.py``; not in the paper, a
+  reference point for what plain brightening scores.
 
 Each module's docstring states its exact parameters and any departure from the paper. Importing
 these modules import only numpy and scipy (no TensorFlow).
 """
 
-from . import dehz, lime, msrcr, srie
+from . import dehz, gamma, lime, msrcr, srie
 
 METHODS = {
     "msrcr": msrcr.enhance,
     "dehz": dehz.enhance,
     "lime": lime.enhance,
     "srie": srie.enhance,
+    "gamma": gamma.enhance,
 }
 
 __all__ = ["METHODS", "enhance"]
