@@ -45,7 +45,7 @@ def _run_record(run_dir, weights_name):
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
     record = {"config": config}
-    for name in ("final.json", "best.json", "progress.json", "sessions.json"):
+    for name in ("final.json", "best.json", "progress.json", "sessions.json", "init_weights.json"):
         path = os.path.join(run_dir, name)
         if os.path.exists(path):
             with open(path) as f:
