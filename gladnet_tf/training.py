@@ -325,6 +325,8 @@ def run(config, run_dir, max_steps_this_session=None):
         data_lib.log_report(val_report, logger)
         val_pairs = val_report.pairs
 
+    if config.init_weights and not os.path.isfile(config.init_weights):
+        raise TrainingError(f"--init_weights {config.init_weights}: no such file")
     _check_config(run_dir, config)
     if chief:
         _write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())

@@ -197,3 +197,4 @@ def test_init_weights_starts_from_the_file_once_and_names_a_bad_one(dataset, tmp
     assert "resumed from" in resumed.stderr and "starting from" not in resumed.stderr
     missing = run_python(train_args(dataset, tmp_path / "c", "--steps", "1", "--init_weights", str(tmp_path / "nope.h5")))
     assert missing.returncode == 1 and "nope.h5: no such file" in missing.stderr
+    assert not (tmp_path / "c" / "config.json").exists()  # nothing written for a run that cannot start
