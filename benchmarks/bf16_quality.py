@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from gladnet_tf import checkpoints, images, inference  # noqa: E402
+from gladnet_tf.metrics import fidelity  # noqa: E402
 
 
 def main():
@@ -35,10 +36,7 @@ def main():
     psnrs = []
     for path in images.find_images(folder):
         rgb = images.read(path).rgb
-        a = images.quantize(fp32.enhance(rgb), 8).astype(np.float64)
-        b = images.quantize(bf16.enhance(rgb), 8).astype(np.float64)
-        mse = np.mean((a - b) ** 2)
-        psnrs.append(float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse))
+        psnrs.append(fidelity.psnr(images.quantize(fp32.enhance(rgb), 8), images.quantize(bf16.enhance(rgb), 8)))
         print(f"{os.path.basename(path):20s} PSNR(bf16 vs fp32) {psnrs[-1]:.2f} dB")
     print(f"mean PSNR of bf16 against fp32 over {len(psnrs)} images: {np.mean(psnrs):.2f} dB (min {np.min(psnrs):.2f})")
     image = np.random.default_rng(0).random((1080, 1920, 3), dtype=np.float32) * 0.3

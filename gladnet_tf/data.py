@@ -26,7 +26,6 @@ import tensorflow as tf
 
 from gladnet_tf import images as images_lib
 
-HIGH_FOLDER_NAMES = images_lib.HIGH_FOLDER_NAMES
 TRAIN_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # what tf.io.decode_image reads
 # Contents (as ``images.read`` names them) that tf.io.decode_image decodes: a TIFF renamed
 # .png passes the extension check but would stop training at its first use.
@@ -60,9 +59,6 @@ def _index_folder(folder):
     return by_stem, problems
 
 
-find_high_folder = images_lib.find_high_folder
-
-
 def find_pairs(root, patch_size=0, check_contents=True):
     """Lists the (low, high) pairs under ``root`` and every problem with them.
 
@@ -75,7 +71,7 @@ def find_pairs(root, patch_size=0, check_contents=True):
         FileNotFoundError: ``root``, ``low/`` or ``high/`` missing.
     """
     low_dir = os.path.join(root, "low")
-    high_dir = find_high_folder(root)
+    high_dir = images_lib.find_high_folder(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: dataset folder not found")
     if not os.path.isdir(low_dir) or high_dir is None:

@@ -187,9 +187,8 @@ def _restore_latest(checkpoint, manager):
 
 
 def _load_init_weights(model, path, run_dir):
-    """Fine-tuning start: loads ``path`` into ``model``; records the file's sha256 in run_dir."""
-    if not os.path.isfile(path):
-        raise TrainingError(f"--init_weights {path}: no such file")
+    """Fine-tuning start: loads ``path`` (checked to exist by ``run``) into ``model``; records
+    the file's sha256 in run_dir."""
     try:
         model.load_weights(path)
     except Exception as error:  # Keras raises ValueError or OSError depending on the problem
@@ -215,9 +214,7 @@ def weights_from_checkpoint(run_dir, step, output=None):
         state = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints"))
         kept = ", ".join(os.path.basename(p) for p in state.all_model_checkpoint_paths) if state else "none"
         raise TrainingError(f"{prefix}: no such checkpoint (kept: {kept})")
-    model = model_lib.GLADNet(
-        global_size=config.global_size, global_filters=config.global_filters, detail_filters=config.detail_filters
-    )
+    model = _model_from_config(config)
     tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
     output = output or os.path.join(run_dir, "weights", f"step-{step}.weights.h5")
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -225,14 +222,16 @@ def weights_from_checkpoint(run_dir, step, output=None):
     return output
 
 
+def _model_from_config(config):
+    return model_lib.GLADNet(
+        global_size=config.global_size, global_filters=config.global_filters, detail_filters=config.detail_filters
+    )
+
+
 def build(config, strategy):
     """Model, optimizer and loss, created under the strategy's scope."""
     with strategy.scope():
-        model = model_lib.GLADNet(
-            global_size=config.global_size,
-            global_filters=config.global_filters,
-            detail_filters=config.detail_filters,
-        )
+        model = _model_from_config(config)
         schedule = losses_lib.original_schedule(config.learning_rate, config.decay_steps, config.decay_rate)
         optimizer = keras.optimizers.Adam(
             learning_rate=schedule, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
