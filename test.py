@@ -24,6 +24,11 @@ flags.DEFINE_bool("recursive", False, "Also enhance images in subfolders of --in
 flags.DEFINE_enum("format", "png", ["png", "jpeg", "same", "bmp", "tiff", "webp"], "Output format; 'same' keeps each input's.")
 flags.DEFINE_integer("jpeg_quality", 95, "Quality of JPEG outputs.")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "bfloat16 is faster on CPUs that support it; float32 is exact.")
+flags.DEFINE_enum(
+    "algorithm", "direct", ["direct", "winograd"],
+    "float32 only: 'winograd' computes the detail branch with about a third of the multiplications "
+    "(faster after a one-off compile of a few seconds; differs from 'direct' by ~1e-6).",
+)
 flags.DEFINE_integer("tile", 512, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
 flags.DEFINE_bool("skip_existing", False, "Leave outputs that already exist (resume an interrupted run).")
 flags.DEFINE_float("max_megapixels", 200, "Refuse images above this size (decompression-bomb guard).")
@@ -47,7 +52,9 @@ def main(argv):
         return 2
     try:
         weights = FLAGS.weights or checkpoints.default_weights()
-        enhancer = inference.Enhancer(weights, tile=FLAGS.tile, precision=FLAGS.precision)
+        enhancer = inference.Enhancer(
+            weights, tile=FLAGS.tile, precision=FLAGS.precision, algorithm=FLAGS.algorithm
+        )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

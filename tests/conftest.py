@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,3 +47,14 @@ def write_pairs(root, count, height, width, low=40, divisor=5, seed=0):
         Image.fromarray(high).save(root / "high" / f"{i}.png")
         Image.fromarray(high // divisor).save(root / "low" / f"{i}.png")
     return root
+
+
+def check_tiles(tiles, height, width, tile, slack):
+    """The tiles partition the image, each has at most tile^2 (+ slack) pixels, and an image
+    is cut only when it has more than tile^2 pixels."""
+    covered = np.zeros((height, width), np.int32)
+    for y0, y1, x0, x1 in tiles:
+        covered[y0:y1, x0:x1] += 1
+        assert (y1 - y0) * (x1 - x0) <= max(tile * tile + slack, height * width * (len(tiles) == 1))
+    np.testing.assert_array_equal(covered, 1)
+    assert (len(tiles) > 1) == (height * width > tile * tile)

@@ -101,3 +101,18 @@ def test_shipped_default_weights_are_used(tmp_path):
     result = run_python(["test.py", "--input", str(REPO / "sample_images"), "--output_dir", str(tmp_path / "o")])
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(os.listdir(tmp_path / "o")) == len([p for p in os.listdir(REPO / "sample_images") if p.endswith(".png")])
+
+
+def test_winograd_algorithm_flag(folder, tmp_path, weights):
+    outputs = {}
+    for algorithm in ("direct", "winograd"):
+        out = tmp_path / algorithm
+        result = run_python(["test.py", "--input", str(folder / "dark.png"), "--output_dir", str(out),
+                             "--weights", str(weights), "--algorithm", algorithm, "--tile", "16"])
+        assert result.returncode == 0, result.stderr
+        outputs[algorithm] = np.asarray(Image.open(out / "dark.png"), np.int16)
+    # float outputs differ by ~1e-6, so 8-bit values differ by at most one level, rarely
+    assert np.abs(outputs["direct"] - outputs["winograd"]).max() <= 1
+    result = run_python(["test.py", "--input", str(folder), "--output_dir", str(tmp_path / "b"),
+                         "--weights", str(weights), "--algorithm", "winograd", "--precision", "bfloat16"])
+    assert result.returncode == 2 and "float32" in result.stderr

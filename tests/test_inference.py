@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from gladnet_tf import inference, model as model_lib
+from tests.conftest import check_tiles
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def model():
 
 @pytest.mark.parametrize(
     "height,width,tile",
-    [(1, 1, 16), (1, 77, 16), (77, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)],
+    [(1, 1, 16), (1, 300, 16), (300, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)],
 )
 def test_tiled_equals_whole_image(model, height, width, tile):
     x = np.random.default_rng(height * width).random((height, width, 3), dtype=np.float32)
@@ -24,8 +25,14 @@ def test_tiled_equals_whole_image(model, height, width, tile):
     tiled = enhancer.enhance(x)
     assert tiled.shape == x.shape
     np.testing.assert_array_equal(tiled, whole)  # exactly equal, not just close
-    expected_tiles = 1 if max(height, width) <= tile else -(-height // tile) * -(-width // tile)
-    assert len(enhancer.tiles(height, width)) == expected_tiles
+    check_tiles(enhancer.tiles(height, width), height, width, tile, slack=0)
+
+
+def test_tiles_of_big_photos_are_squarish(model):
+    enhancer = inference.Enhancer(model, tile=512)
+    tiles = enhancer.tiles(4000, 6000)
+    check_tiles(tiles, 4000, 6000, 512, slack=0)
+    assert {(y1 - y0, x1 - x0) for y0, y1, x0, x1 in tiles} == {(500, 500)}  # not 1000 x 261 strips
 
 
 def test_no_retracing_across_sizes(model):

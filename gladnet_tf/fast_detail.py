@@ -1,0 +1,127 @@
+"""GLADNet's detail branch in float32 with about a third of the multiplications.
+
+The same function as the Keras layers ``detail_concat`` .. ``detail_conv_5`` (up to float32
+rounding, ~1e-6 on the output), rearranged in three ways:
+
+1. ``detail_conv_1`` (67 -> 128) sees the 64-channel illumination map only through a nearest
+   upsampling of the 96x96 map, so its illumination part is computed at 96x96 (one 64 -> 9*128
+   projection per map cell, one per kernel tap) and gathered: first along columns for each
+   kernel row, then once per distinct triple of source rows. Only the 3 RGB channels are
+   convolved at full resolution. This removes 64/67 of that layer's multiplications.
+2. The 128 -> 128 convolutions use Winograd F(4x4, 3x3) (``winograd.py``): 4x fewer
+   multiplications.
+3. ``detail_conv_5`` (128 -> 3) is one 128 -> 27 matrix product (each kernel tap's 3 outputs)
+   followed by nine shifted 3-channel additions, which oneDNN's direct convolution handles
+   poorly for so few outputs.
+
+Every sum is taken in a fixed order that does not depend on a pixel's position, except inside
+Winograd tiles, where it depends on the position modulo ``winograd.ALIGN``; so tiles whose
+origins are multiples of 4 and whose halo is at least ``reach(model)`` give bit-identical
+results to the whole image (``inference.Enhancer`` does this).
+
+Layouts: batch of one; images float32 RGB in [0, 1], (1, H, W, 3); the 96x96 illumination
+map (1, 96, 96, 64) as the global branch returns it; ``rows``/``cols`` the nearest-resize
+source index of each row/column of the tile (see ``inference._resize_indices``).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from gladnet_tf import winograd as winograd_lib
+
+_TAPS = 9
+
+
+def _square(layer):
+    kernel = layer.kernel
+    return kernel.shape[2] == kernel.shape[3]
+
+
+def reach(model):
+    """Pixels an input can reach (in value or in rounding) through the fast detail branch."""
+    layers = [model.get_layer(f"detail_conv_{i + 1}") for i in range(model.detail_depth)]
+    return sum(winograd_lib.REACH if _square(layer) else 1 for layer in layers)
+
+
+def build(model):
+    """Returns ``detail(illumination96, image, rows, cols) -> (1, H, W, 3)`` for a GLADNet.
+
+    The weights are read once, here; the function is meant to be called inside a
+    ``tf.function`` with unknown H and W.
+    """
+    first = model.get_layer("detail_conv_1")
+    kernel, bias = (np.asarray(v, np.float32) for v in first.get_weights())
+    channels = model.global_filters
+    size = model.global_size
+    filters = kernel.shape[-1]
+    # (64, 9 * 128): tap t = 3 * ky + kx of the illumination channels, as a 1x1 projection.
+    illumination_kernel = tf.constant(
+        kernel[:, :, :channels, :].reshape(_TAPS, channels, filters).transpose(1, 0, 2).reshape(channels, -1)
+    )
+    image_kernel = tf.constant(kernel[:, :, channels:, :])
+    first_bias = tf.constant(bias)
+
+    rest = []
+    for i in range(1, model.detail_depth):
+        layer = model.get_layer(f"detail_conv_{i + 1}")
+        kernel, bias = (np.asarray(v, np.float32) for v in layer.get_weights())
+        if _square(layer):
+            rest.append(("winograd", winograd_lib.transform_kernel(kernel), tf.constant(bias)))
+        else:  # (C, 9 * K), tap-major
+            k = kernel.shape[-1]
+            flat = kernel.reshape(_TAPS, kernel.shape[2], k).transpose(1, 0, 2).reshape(kernel.shape[2], -1)
+            rest.append(("taps", tf.constant(flat), tf.constant(bias)))
+
+    def first_layer(illumination96, image, rows, cols):
+        height, width = tf.shape(image)[1], tf.shape(image)[2]
+        # Per-tap projections of every map cell, plus one zero cell (index `size`) that stands
+        # for the zero padding outside the tile.
+        projected = tf.matmul(tf.reshape(illumination96[0], [-1, channels]), illumination_kernel)
+        projected = tf.reshape(projected, [size, size, _TAPS, filters])
+        projected = tf.pad(projected, [[0, 1], [0, 1], [0, 0], [0, 0]])
+        outside = tf.constant([size], tf.int32)
+        rows = tf.concat([outside, rows, outside], 0)  # rows[y + ky] is input row y + ky - 1
+        cols = tf.concat([outside, cols, outside], 0)
+        # Columns: for each kernel row ky, sum over kx -> (size + 1, W, 128).
+        per_row = []
+        for ky in range(3):
+            total = None
+            for kx in range(3):
+                term = tf.gather(projected[:, :, 3 * ky + kx], cols[kx : kx + width], axis=1)
+                total = term if total is None else total + term
+            per_row.append(total)
+        # Rows: each output row needs map rows (rows[y], rows[y+1], rows[y+2]); few distinct.
+        base = size + 1
+        keys = rows[:height] * base * base + rows[1 : height + 1] * base + rows[2 : height + 2]
+        distinct, which = tf.unique(keys)
+        sums = (
+            tf.gather(per_row[0], distinct // (base * base))
+            + tf.gather(per_row[1], (distinct // base) % base)
+        ) + tf.gather(per_row[2], distinct % base)
+        illumination_term = tf.gather(sums, which)  # (H, W, 128)
+        image_term = tf.nn.conv2d(image, image_kernel, 1, "SAME")[0]
+        return tf.nn.relu((illumination_term + image_term) + first_bias)
+
+    def taps_layer(x, flat, bias):
+        height, width = tf.shape(x)[0], tf.shape(x)[1]
+        k = bias.shape[0]
+        per_tap = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), flat)
+        per_tap = tf.pad(tf.reshape(per_tap, [height, width, _TAPS * k]), [[1, 1], [1, 1], [0, 0]])
+        total = None
+        for ky in range(3):
+            for kx in range(3):
+                t = 3 * ky + kx
+                term = per_tap[ky : ky + height, kx : kx + width, t * k : (t + 1) * k]
+                total = term if total is None else total + term
+        return tf.nn.relu(total + bias)
+
+    def detail(illumination96, image, rows, cols):
+        x = first_layer(illumination96, image, rows, cols)
+        for kind, kernel, bias in rest:
+            if kind == "winograd":
+                x = winograd_lib.conv3x3_relu(x, kernel, bias)
+            else:
+                x = taps_layer(x, kernel, bias)
+        return x[None]
+
+    return detail
