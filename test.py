@@ -29,7 +29,10 @@ flags.DEFINE_enum(
     "float32 only: 'winograd' computes the detail branch with about a third of the multiplications "
     "(faster after a one-off compile of a few seconds; differs from 'direct' by ~1e-6).",
 )
-flags.DEFINE_integer("tile", 512, "Images with a side above this are enhanced in exact tiles of this size (0 = never).")
+flags.DEFINE_integer(
+    "tile", 512,
+    "Images of more than tile x tile pixels are enhanced in exact tiles of at most about that many pixels (0 = never).",
+)
 flags.DEFINE_bool("skip_existing", False, "Leave outputs that already exist (resume an interrupted run).")
 flags.DEFINE_float("max_megapixels", 200, "Refuse images above this size (decompression-bomb guard).")
 flags.DEFINE_float(

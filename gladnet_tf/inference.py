@@ -68,8 +68,8 @@ class Enhancer:
 
     Args:
         model: a ``GLADNet`` or a path to ``*.weights.h5`` / ``*.keras``.
-        tile: images with a side above this are processed in tiles of ``tile`` x ``tile``
-            (0 = never tile).
+        tile: images of more than ``tile`` x ``tile`` pixels are processed in tiles of at
+            most about that many pixels (see ``tiles``; 0 = never tile).
         halo: extra pixels around each tile (>= 5 for exact results).
         precision: "float32" (exact; the default) or "bfloat16" (faster on CPUs with
             bfloat16 support, not bit-identical).
