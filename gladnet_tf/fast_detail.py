@@ -46,12 +46,17 @@ def reach(model):
 def build(model):
     """Returns ``detail(illumination96, image, rows, cols) -> (1, H, W, 3)`` for a GLADNet.
 
-    The weights are read once, here; the function is meant to be called inside a
-    ``tf.function`` with unknown H and W.
+    The weights are read once, here (later changes to the model's weights are not seen);
+    every layer is followed by a ReLU, as in GLADNet. The function is meant to be called
+    inside a ``tf.function`` with unknown H and W.
     """
     first = model.get_layer("detail_conv_1")
     kernel, bias = (np.asarray(v, np.float32) for v in first.get_weights())
     channels = model.global_filters
+    if kernel.shape[2] != channels + 3:
+        raise ValueError(
+            f"detail_conv_1 takes {kernel.shape[2]} channels; expected {channels} illumination + 3 RGB"
+        )
     size = model.global_size
     filters = kernel.shape[-1]
     # (64, 9 * 128): tap t = 3 * ky + kx of the illumination channels, as a 1x1 projection.
@@ -92,6 +97,7 @@ def build(model):
             per_row.append(total)
         # Rows: each output row needs map rows (rows[y], rows[y+1], rows[y+2]); few distinct.
         base = size + 1
+        rows = tf.cast(rows, tf.int64)  # base**3 can pass 2**31 for large global sizes
         keys = rows[:height] * base * base + rows[1 : height + 1] * base + rows[2 : height + 2]
         distinct, which = tf.unique(keys)
         sums = (

@@ -77,7 +77,8 @@ class Enhancer:
             to the Keras model) or "winograd" (float32 with about a third of the
             multiplications, see ``fast_detail.py``; differs from "direct" by ~1e-6 on the
             output; tiles stay exact: tile and halo are rounded up to multiples of 4 and the
-            halo covers the Winograd layers' wider rounding reach).
+            halo covers the Winograd layers' wider rounding reach). It reads the weights when
+            the Enhancer is made.
     """
 
     def __init__(
