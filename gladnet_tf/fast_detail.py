@@ -33,6 +33,7 @@ _TAPS = 9
 
 
 def _square(layer):
+    """Whether a conv layer has as many outputs as inputs (128 -> 128)."""
     kernel = layer.kernel
     return kernel.shape[2] == kernel.shape[3]
 
@@ -78,16 +79,20 @@ def build(model):
             rest.append(("taps", tf.constant(flat), tf.constant(bias)))
 
     def first_layer(illumination96, image, rows, cols):
+        """relu(detail_conv_1(concat(upsampled illumination, image))): (H, W, 128) float32."""
         height, width = tf.shape(image)[1], tf.shape(image)[2]
-        # Per-tap projections of every map cell, plus one zero cell (index `size`) that stands
-        # for the zero padding outside the tile.
-        projected = tf.matmul(tf.reshape(illumination96[0], [-1, channels]), illumination_kernel)
-        projected = tf.reshape(projected, [size, size, _TAPS, filters])
-        projected = tf.pad(projected, [[0, 1], [0, 1], [0, 0], [0, 0]])
-        outside = tf.constant([size], tf.int32)
-        rows = tf.concat([outside, rows, outside], 0)  # rows[y + ky] is input row y + ky - 1
-        cols = tf.concat([outside, cols, outside], 0)
-        # Columns: for each kernel row ky, sum over kx -> (size + 1, W, 128).
+        # Per-tap projections of the n distinct map rows this tile uses (n <= min(H, 96)),
+        # plus one zero row and one zero column that stand for the zero padding outside it.
+        used_rows, rows = tf.unique(rows)
+        n = tf.shape(used_rows)[0]
+        used = tf.gather(illumination96[0], used_rows)  # (n, size, 64)
+        projected = tf.matmul(tf.reshape(used, [-1, channels]), illumination_kernel)
+        projected = tf.reshape(projected, [n, size, _TAPS, filters])
+        projected = tf.pad(projected, [[0, 1], [0, 1], [0, 0], [0, 0]])  # (n + 1, size + 1, ...)
+        rows = tf.concat([[n], rows, [n]], 0)  # rows[y + ky]: input row y + ky - 1
+        cols = tf.concat([[size], cols, [size]], 0)
+        # Columns: for each kernel row ky, sum over kx -> (n + 1, W, 128), which grows with the
+        # tile's area (n <= H), not with its width alone.
         per_row = []
         for ky in range(3):
             total = None
@@ -95,9 +100,9 @@ def build(model):
                 term = tf.gather(projected[:, :, 3 * ky + kx], cols[kx : kx + width], axis=1)
                 total = term if total is None else total + term
             per_row.append(total)
-        # Rows: each output row needs map rows (rows[y], rows[y+1], rows[y+2]); few distinct.
-        base = size + 1
-        rows = tf.cast(rows, tf.int64)  # base**3 can pass 2**31 for large global sizes
+        # Rows: output row y needs map rows (rows[y], rows[y+1], rows[y+2]); few are distinct.
+        base = tf.cast(n + 1, tf.int64)
+        rows = tf.cast(rows, tf.int64)
         keys = rows[:height] * base * base + rows[1 : height + 1] * base + rows[2 : height + 2]
         distinct, which = tf.unique(keys)
         sums = (
@@ -109,6 +114,7 @@ def build(model):
         return tf.nn.relu((illumination_term + image_term) + first_bias)
 
     def taps_layer(x, flat, bias):
+        """relu(conv3x3(x) + bias) for few outputs K: x (H, W, C) -> (H, W, K) float32."""
         height, width = tf.shape(x)[0], tf.shape(x)[1]
         k = bias.shape[0]
         per_tap = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), flat)
@@ -122,6 +128,7 @@ def build(model):
         return tf.nn.relu(total + bias)
 
     def detail(illumination96, image, rows, cols):
+        """(1, 96, 96, 64), (1, H, W, 3) in [0, 1], (H,), (W,) -> (1, H, W, 3) float32."""
         x = first_layer(illumination96, image, rows, cols)
         for kind, kernel, bias in rest:
             if kind == "winograd":

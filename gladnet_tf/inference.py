@@ -23,9 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gladnet_tf import fast_detail as fast_detail_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
-from gladnet_tf import fast_detail as fast_detail_lib
 from gladnet_tf import video as video_lib
 from gladnet_tf import winograd as winograd_lib
 
@@ -119,7 +119,6 @@ class Enhancer:
         for i in range(model.detail_depth):
             x = model.get_layer(f"detail_conv_{i + 1}")(x)
         detail_model = keras.Model([illumination, image], x, name="detail_branch")
-        fast_detail = fast_detail_lib.build(model) if algorithm == "winograd" else None
 
         image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
 
@@ -127,20 +126,24 @@ class Enhancer:
         def global_fn(batch):
             return tf.cast(global_model(batch, training=False), tf.float32)  # (B, 96, 96, 64)
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, None, None, model.global_filters], tf.float32),
-                image_spec,
-                tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([None], tf.int32),
-            ]
-        )
+        detail_signature = [
+            tf.TensorSpec([None, None, None, model.global_filters], tf.float32),
+            image_spec,
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+        ]
+
+        @tf.function(input_signature=detail_signature)
         def detail_fn(illumination96, image_tile, rows, cols):
-            if fast_detail is not None:
-                return fast_detail(illumination96, image_tile, rows, cols)
             # Nearest "resize" of the 96x96 map restricted to this tile's rows and columns.
             tile_illumination = tf.gather(tf.gather(illumination96, rows, axis=1), cols, axis=2)
             return tf.cast(detail_model([tile_illumination, image_tile], training=False), tf.float32)
+
+        self._fast_detail_fn = None
+        if algorithm == "winograd":
+            self._fast_detail_fn = tf.function(
+                fast_detail_lib.build(model), input_signature=detail_signature
+            )
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
         def indices_fn(height, width):
@@ -156,12 +159,18 @@ class Enhancer:
         Images of at most ``tile`` x ``tile`` pixels are not cut (memory grows with the area,
         whatever the shape). Larger ones are cut into rows x columns of near-equal tiles of at
         most about ``tile`` x ``tile`` pixels each, choosing the grid that computes the fewest
-        pixels, halos included; with Winograd, tiles start at multiples of 4.
+        pixels, halos included; with Winograd, tiles start at multiples of 4 and the count
+        includes the padding to whole 32x32 blocks.
         """
         area = self.tile * self.tile
         if not self.tile or height * width <= area:
             return [(0, height, 0, width)]
         align = winograd_lib.ALIGN if self.algorithm == "winograd" else 1
+
+        block = winograd_lib.BLOCK if self.algorithm == "winograd" else 1
+
+        def padded(side):
+            return -(-(side + 2 * self.halo) // block) * block
 
         def cuts(size, parts):
             step = -(-size // parts)
@@ -169,15 +178,14 @@ class Enhancer:
             return [(start, min(start + step, size)) for start in range(0, size, step)]
 
         best = None
-        for rows in range(1, -(-height // self.tile) * -(-width // self.tile) + 1):
+        # More rows than pixel rows only repeats rows == height at a higher cost.
+        for rows in range(1, min(height, -(-height // self.tile) * -(-width // self.tile)) + 1):
             tile_height = -(-height // rows)
-            if tile_height > area:
+            if tile_height > area:  # even one-pixel-wide tiles would be too big
                 continue
-            cols = -(-width // max(1, area // tile_height))  # fewest columns for this height
-            if cols > width:
-                continue
-            # Pixels computed, halos included: what the cuts cost.
-            key = rows * cols * (tile_height + 2 * self.halo) * (-(-width // cols) + 2 * self.halo)
+            cols = -(-width // (area // tile_height))  # fewest columns for this height
+            # Pixels computed, halos (and Winograd's block padding) included: what cuts cost.
+            key = rows * cols * padded(tile_height) * padded(-(-width // cols))
             if best is None or key < best[0]:
                 best = (key, rows, cols)
         _, rows, cols = best
@@ -214,14 +222,19 @@ class Enhancer:
             illumination96 = tf.constant(np.asarray(illumination, np.float32)[None])
         rows, cols = (t.numpy() for t in self._indices_fn(tf.constant(height), tf.constant(width)))
         tiles = self.tiles(height, width)
+        detail_fn = self._detail_fn
+        if self._fast_detail_fn is not None and min(height, width) >= winograd_lib.BLOCK:
+            # Thinner images would be mostly padding in Winograd's 32x32 blocks. The choice is
+            # made per image, so all tiles of one image take the same path (exact tiles).
+            detail_fn = self._fast_detail_fn
         if len(tiles) == 1:
-            return self._detail_fn(illumination96, tf.constant(batch), rows, cols).numpy()[0]
+            return detail_fn(illumination96, tf.constant(batch), rows, cols).numpy()[0]
         output = np.empty((height, width, 3), dtype=np.float32)
         for y0, y1, x0, x1 in tiles:
             # The tile plus its halo, clamped to the image.
             ya, yb = max(0, y0 - self.halo), min(height, y1 + self.halo)
             xa, xb = max(0, x0 - self.halo), min(width, x1 + self.halo)
-            result = self._detail_fn(
+            result = detail_fn(
                 illumination96, tf.constant(batch[:, ya:yb, xa:xb]), rows[ya:yb], cols[xa:xb]
             ).numpy()[0]
             output[y0:y1, x0:x1] = result[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
@@ -230,7 +243,8 @@ class Enhancer:
     @property
     def traced_graphs(self):
         """How many concrete graphs the traced functions hold (constant: no retracing)."""
-        return sum(len(f._list_all_concrete_functions()) for f in (self._global_fn, self._detail_fn))
+        functions = [self._global_fn, self._detail_fn, self._fast_detail_fn]
+        return sum(len(f._list_all_concrete_functions()) for f in functions if f is not None)
 
 
 # ---- folders of files ---------------------------------------------------------------------

@@ -91,3 +91,16 @@ def test_bfloat16_precision_is_close_to_float32(model):
     assert model.get_layer("detail_conv_1").dtype_policy.name == "float32"  # the original is untouched
     with pytest.raises(ValueError, match="precision"):
         inference.Enhancer(model, precision="float16")
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "winograd"])
+@pytest.mark.parametrize(
+    "height,width,tile",
+    [(1, 300000, 16), (5000, 3, 2), (3, 5000, 1), (1001, 1001, 512), (7, 7, 3), (4000, 6000, 512)],
+)
+def test_tiles_partition_awkward_shapes(model, algorithm, height, width, tile):
+    enhancer = inference.Enhancer(model, tile=tile, algorithm=algorithm)
+    tiles = enhancer.tiles(height, width)
+    # Winograd rounds the tile side and the tile starts up to multiples of 4.
+    slack = 0 if algorithm == "direct" else 4 * (height + width) + 16
+    check_tiles(tiles, height, width, enhancer.tile, slack=slack)

@@ -84,9 +84,17 @@ def test_fast_detail_uses_the_given_illumination_and_never_retraces(model):
     np.testing.assert_allclose(
         fast.enhance(x, illumination=other), direct.enhance(x, illumination=other), atol=1e-5
     )
-    for height, width in [(5, 7), (40, 33), (70, 90)]:
+    for height, width in [(5, 7), (40, 33), (70, 90), (33, 500)]:
         fast.enhance(np.zeros((height, width, 3), np.float32))
-    assert fast.traced_graphs == 2
+    assert fast.traced_graphs == 3  # global branch, direct detail (thin images), fast detail
+
+
+def test_thin_images_take_the_direct_path(model):
+    # Under 32 pixels on a side, Winograd's blocks would be mostly padding: the direct path
+    # is used for the whole image (so its tiles agree with it), giving the Keras model's output.
+    x = np.random.default_rng(8).random((3, 900, 3), dtype=np.float32)
+    fast = inference.Enhancer(model, tile=16, algorithm="winograd")
+    np.testing.assert_array_equal(fast.enhance(x), model(x[None]).numpy()[0])
 
 
 def test_winograd_is_float32_only(model):
