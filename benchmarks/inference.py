@@ -10,8 +10,8 @@ convolution on a 512x512 map). Paths:
 - ``naive``: ``model.predict`` on the whole image (what a plain Keras user writes);
 - ``ours``: ``gladnet_tf.inference.Enhancer`` (one traced graph for all sizes, exact tiles);
 - ``ours_wino``: the same in float32 with Winograd F(4x4, 3x3) for the three 128->128
-  convolutions (``algorithm="winograd"``: 4x fewer multiplications there, ~1e-5 relative
-  difference from ``ours``; its one-off XLA compile is in ``first_ms`` and in the folder time);
+  convolutions (``algorithm="winograd"``: 4x fewer multiplications there; outputs
+  ~1e-6 from ``ours``; its one-off XLA compile is in ``first_ms`` and in the folder time);
 - ``ours_bf16``: the same in bfloat16 (``--paths`` must name it; not bit-exact);
 - ``tf1_graph``: the original graph's op sequence (conv2d/bias/relu, ResizeNearestNeighbor,
   concat) written here from the architecture with ``tf.compat.v1`` in graph mode and random

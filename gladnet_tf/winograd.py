@@ -12,9 +12,11 @@ and infinity, the usual choice for float32.
 
 Numbers: on the detail branch's 128 -> 128 convolutions the result differs from direct
 convolution by about 1e-5 relative (float32; direct convolution itself differs from a float64
-reference by a few 1e-7). Because every 4x4 block is computed by the same compiled kernel with
-the same shapes, the value of an output pixel depends only on the input and on the pixel's
-position modulo 4 relative to the tensor's origin. Two tensors whose origins differ by a
+reference by a few 1e-7). Every 32x32 block is computed by the same compiled kernel with the
+same shapes, and that kernel treats all 4x4 tiles of a block alike (same transforms, one
+batched matrix product over the tiles; tested, not guaranteed by XLA), so the value of an
+output pixel depends only on the input and on the pixel's position modulo 4 relative to the
+tensor's origin. Two tensors whose origins differ by a
 multiple of ``ALIGN`` therefore give bit-identical results where their inputs agree, which is
 what exact tiling needs (see ``inference.Enhancer``). "Agree" has a wider meaning than for
 direct convolution: an output of a 4x4 tile is computed from all 6x6 inputs of its tile, whose
