@@ -49,6 +49,10 @@ def write_pairs(root, count, height, width, low=40, divisor=5, seed=0):
     return root
 
 
+# (height, width, tile): odd sizes, 1x1, 1xN and Nx1 strips, a tile larger than the image.
+TILING_CASES = [(1, 1, 16), (1, 300, 16), (300, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)]
+
+
 def check_tiles(tiles, height, width, tile, slack):
     """The tiles partition the image, each has at most tile^2 (+ slack) pixels, and an image
     is cut only when it has more than tile^2 pixels."""

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from gladnet_tf import inference, model as model_lib
-from tests.conftest import check_tiles
+from tests.conftest import TILING_CASES, check_tiles
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +14,7 @@ def model():
     return model_lib.GLADNet()
 
 
-@pytest.mark.parametrize(
-    "height,width,tile",
-    [(1, 1, 16), (1, 300, 16), (300, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)],
-)
+@pytest.mark.parametrize("height,width,tile", TILING_CASES)
 def test_tiled_equals_whole_image(model, height, width, tile):
     x = np.random.default_rng(height * width).random((height, width, 3), dtype=np.float32)
     whole = model(x[None]).numpy()[0]

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from gladnet_tf import fast_detail, inference, model as model_lib, winograd
-from tests.conftest import check_tiles
+from tests.conftest import TILING_CASES, check_tiles
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +57,7 @@ def test_kernel_shape_is_checked():
         winograd.transform_kernel(np.zeros((5, 5, 4, 4), np.float32))
 
 
-@pytest.mark.parametrize(
-    "height,width,tile",
-    [(1, 1, 16), (1, 300, 16), (300, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)],
-)
+@pytest.mark.parametrize("height,width,tile", TILING_CASES)
 def test_fast_detail_tiles_are_exact_and_close_to_the_model(model, height, width, tile):
     x = np.random.default_rng(height * width).random((height, width, 3), dtype=np.float32)
     keras_output = model(x[None]).numpy()[0]
