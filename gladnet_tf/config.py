@@ -31,6 +31,10 @@ class TrainConfig:
     global_size: int = 96
     global_filters: int = 64
     detail_filters: int = 128
+    # "float32", or "mixed_bfloat16": convolutions in bfloat16, weights, optimizer state and
+    # loss in float32 (Keras mixed precision). Faster on CPUs with AVX-512 BF16 or AMX and on
+    # recent GPUs/TPUs; the weights it writes are float32 like any others.
+    precision: str = "float32"
     # Weights file (.weights.h5) to start from instead of a random init (fine-tuning). Read
     # once, when the run starts; a resumed run continues from its own checkpoints.
     init_weights: str = ""

@@ -214,7 +214,7 @@ def weights_from_checkpoint(run_dir, step, output=None):
         state = tf.train.get_checkpoint_state(os.path.join(run_dir, "checkpoints"))
         kept = ", ".join(os.path.basename(p) for p in state.all_model_checkpoint_paths) if state else "none"
         raise TrainingError(f"{prefix}: no such checkpoint (kept: {kept})")
-    model = _model_from_config(config)
+    model = _model_from_config(config.replace(precision="float32"))  # variables are float32 either way
     tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
     output = output or os.path.join(run_dir, "weights", f"step-{step}.weights.h5")
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -222,10 +222,26 @@ def weights_from_checkpoint(run_dir, step, output=None):
     return output
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
 def _model_from_config(config):
-    return model_lib.GLADNet(
-        global_size=config.global_size, global_filters=config.global_filters, detail_filters=config.detail_filters
-    )
+    """The config's GLADNet; with "mixed_bfloat16" its layers compute in bfloat16.
+
+    The dtype policy is set only while the layers are created, so it does not leak into
+    models built later in the same process (evaluation, export).
+    """
+    if config.precision not in PRECISIONS:
+        raise TrainingError(f"precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        return model_lib.GLADNet(
+            global_size=config.global_size, global_filters=config.global_filters,
+            detail_filters=config.detail_filters,
+        )
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def build(config, strategy):
@@ -246,7 +262,8 @@ def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
 
     def step_fn(low, high):
         with tf.GradientTape() as tape:
-            output = model(low, training=True)
+            # float32 loss whatever the compute dtype (mixed precision outputs bfloat16).
+            output = tf.cast(model(low, training=True), tf.float32)
             per_example = loss_fn(high, output)
             # Sum over this replica's examples / global batch: summed over replicas it is the
             # mean over the global batch, whatever the number of replicas.
@@ -267,7 +284,9 @@ def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
 def evaluate(model, pairs):
     """Mean PSNR / SSIM (dB, [0, 1]) of the clipped output over full validation images."""
     predict = tf.function(
-        tf.autograph.experimental.do_not_convert(lambda x: tf.clip_by_value(model(x, training=False), 0.0, 1.0)),
+        tf.autograph.experimental.do_not_convert(
+            lambda x: tf.clip_by_value(tf.cast(model(x, training=False), tf.float32), 0.0, 1.0)
+        ),
         reduce_retracing=True,
     )
     psnrs, ssims, samples = [], [], []

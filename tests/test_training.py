@@ -198,3 +198,54 @@ def test_init_weights_starts_from_the_file_once_and_names_a_bad_one(dataset, tmp
     missing = run_python(train_args(dataset, tmp_path / "c", "--steps", "1", "--init_weights", str(tmp_path / "nope.h5")))
     assert missing.returncode == 1 and "nope.h5: no such file" in missing.stderr
     assert not (tmp_path / "c" / "config.json").exists()  # nothing written for a run that cannot start
+
+
+def test_mixed_bfloat16_steps_like_float32_and_writes_float32_weights(dataset, tmp_path):
+    import tensorflow as tf
+
+    from gladnet_tf import data as data_lib, model as model_lib, training
+
+    base = config_lib.TrainConfig(data=str(dataset), patch_size=24, batch_size=2, global_filters=8,
+                                  detail_filters=8, learning_rate=1e-3)
+    strategy = tf.distribute.get_strategy()
+    pairs = data_lib.find_pairs(str(dataset), 24).pairs
+    batch = next(iter(data_lib.training_dataset(pairs, 24, 2, seed=0)))
+    runs = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        model, optimizer, loss_fn = training.build(base.replace(precision=precision), strategy)
+        if precision != "float32":
+            model.set_weights(runs["float32"]["start"])
+        start = [np.array(w) for w in model.get_weights()]
+        step = training.make_train_step(model, optimizer, loss_fn, strategy, 2)
+        losses = [float(step(batch)) for _ in range(3)]
+        runs[precision] = {"start": start, "losses": losses, "model": model,
+                           "moved": [np.array(w) - s for w, s in zip(model.get_weights(), start)]}
+    mixed = runs["mixed_bfloat16"]["model"]
+    assert mixed.get_layer("detail_conv_1").compute_dtype == "bfloat16"
+    assert all(w.dtype == np.float32 for w in mixed.get_weights())  # float32 master weights
+    assert model_lib.GLADNet().get_layer("detail_conv_1").compute_dtype == "float32"  # policy did not leak
+    # bfloat16 has an 8-bit mantissa: the same losses to ~1 %, and Adam's first updates point
+    # the same way (Adam's first step is ~lr * sign(gradient) per weight).
+    np.testing.assert_allclose(runs["mixed_bfloat16"]["losses"], runs["float32"]["losses"], rtol=0.02)
+    a = np.concatenate([m.ravel() for m in runs["float32"]["moved"]])
+    b = np.concatenate([m.ravel() for m in runs["mixed_bfloat16"]["moved"]])
+    assert np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)) > 0.9
+    with pytest.raises(training.TrainingError, match="precision 'float16'"):
+        training.build(base.replace(precision="float16"), strategy)
+
+
+def test_mixed_bfloat16_run_resumes_and_its_weights_load_anywhere(dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    first = run_python(train_args(dataset, run_dir, "--steps", "4", "--checkpoint_every", "2",
+                                  "--precision", "mixed_bfloat16", "--max_steps_this_session", "2"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_python(train_args(dataset, run_dir, "--steps", "4", "--checkpoint_every", "2",
+                                   "--precision", "mixed_bfloat16"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from" in second.stderr
+    extracted = run_python(["-m", "gladnet_tf.checkpoints", "--run_dir", str(run_dir), "--step", "4"])
+    assert extracted.returncode == 0, extracted.stderr[-3000:]
+    # final.weights.h5 (saved by the bfloat16 model) and the float32 extraction of ckpt-4 agree.
+    assert_same_weights(run_dir / "final.weights.h5", run_dir / "weights" / "step-4.weights.h5")
+    changed = run_python(train_args(dataset, run_dir, "--steps", "6", "--precision", "float32"))
+    assert changed.returncode != 0 and "precision" in changed.stderr
