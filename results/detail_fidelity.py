@@ -66,7 +66,7 @@ def main():
         outputs = [np.clip(enhancer.enhance(c), 0.0, 1.0) for c in crops]
         snr = np.mean([detail_snr(c, o) for c, o in zip(crops, outputs)])
         out_niqe = np.mean([niqe(images.quantize(o, 8)) for o in outputs])
-        print(f"{os.path.basename(weights):48s} detail SNR {snr:6.2f} dB   output NIQE {out_niqe:.3f}")
+        print(f"{weights:60s} detail SNR {snr:6.2f} dB   output NIQE {out_niqe:.3f}")
 
 
 if __name__ == "__main__":
