@@ -105,14 +105,7 @@ def main():
 
     steps = {}
     for variant in args.variants.split(","):
-        net = model
-        if variant == "bf16":
-            previous = keras.config.dtype_policy()
-            keras.config.set_dtype_policy("mixed_bfloat16")
-            try:
-                net = model_lib.GLADNet()
-            finally:
-                keras.config.set_dtype_policy(previous)
+        net = model_lib.create("mixed_bfloat16") if variant == "bf16" else model
         optimizer = keras.optimizers.Adam(losses.original_schedule())
 
         def step(net=net, optimizer=optimizer):

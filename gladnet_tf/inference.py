@@ -53,12 +53,8 @@ def _bfloat16_copy(model):
     the output is then no longer bit-identical to float32 inference (see README for the
     measured speed and PSNR against float32).
     """
-    previous = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy("mixed_bfloat16")
-        copy = model_lib.GLADNet.from_config(model.get_config())
-    finally:
-        keras.config.set_dtype_policy(previous)
+    config = {k: v for k, v in model.get_config().items() if k != "trainable"}
+    copy = model_lib.create("mixed_bfloat16", **config)
     copy.set_weights(model.get_weights())
     return copy
 

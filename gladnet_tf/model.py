@@ -259,6 +259,22 @@ def save(model, path):
     return path
 
 
+def create(dtype_policy="float32", **config):
+    """``GLADNet(**config)`` whose layers use ``dtype_policy``, e.g. ``"mixed_bfloat16"``.
+
+    With a mixed policy the layers compute in bfloat16 and keep float32 weights, so weights
+    files move freely between precisions. Keras reads the global policy when a layer is
+    created; it is set only for that moment and restored, so it never leaks into models
+    built later in the process.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)
+    try:
+        return GLADNet(**config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def load(path, **config):
     """Returns a GLADNet from ``*.keras`` (whole model) or ``*.weights.h5`` (weights).
 

@@ -226,22 +226,13 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def _model_from_config(config):
-    """The config's GLADNet; with "mixed_bfloat16" its layers compute in bfloat16.
-
-    The dtype policy is set only while the layers are created, so it does not leak into
-    models built later in the same process (evaluation, export).
-    """
+    """The config's GLADNet; with "mixed_bfloat16" its layers compute in bfloat16."""
     if config.precision not in PRECISIONS:
         raise TrainingError(f"precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config.precision)
-    try:
-        return model_lib.GLADNet(
-            global_size=config.global_size, global_filters=config.global_filters,
-            detail_filters=config.detail_filters,
-        )
-    finally:
-        keras.config.set_dtype_policy(previous)
+    return model_lib.create(
+        config.precision, global_size=config.global_size, global_filters=config.global_filters,
+        detail_filters=config.detail_filters,
+    )
 
 
 def build(config, strategy):
