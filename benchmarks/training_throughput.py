@@ -116,25 +116,27 @@ def main():
             return loss
 
         steps[variant] = tf.function(step, jit_compile=(variant == "xla"))
-    best = {}
+    best, errors = {}, {}
     for _ in range(args.rounds):
         for variant, fn in steps.items():
+            if variant in errors:
+                continue  # it will not compile in the next round either
             try:
                 seconds = timed(lambda: fn().numpy(), args.steps)
             except tf.errors.InvalidArgumentError as error:
-                best[variant] = str(error).splitlines()[0][:160]
+                errors[variant] = str(error).splitlines()[0][:160]
                 continue
             best[variant] = min(best.get(variant, math.inf), seconds)
+    for variant, error in errors.items():
+        print(f"train step [{variant}]: not available: {error}")
     for variant, seconds in best.items():
-        if isinstance(seconds, str):
-            print(f"train step [{variant}]: not available: {seconds}")
-            continue
         achieved = step_flops / seconds / 1e9
         print(
             f"train step [{variant}]: {seconds * 1000:.0f} ms, {pixels / seconds / 1e6:.3f} Mpx/s, "
             f"{achieved:.0f} GFLOP/s = {achieved / ceiling:.0%} of the conv ceiling"
-            + (f", {best['plain'] / seconds:.2f}x plain" if isinstance(best.get("plain"), float) and variant != "plain" else "")
+            + (f", {best['plain'] / seconds:.2f}x plain" if "plain" in best and variant != "plain" else "")
         )
+
 
 if __name__ == "__main__":
     main()

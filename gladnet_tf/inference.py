@@ -53,8 +53,7 @@ def _bfloat16_copy(model):
     the output is then no longer bit-identical to float32 inference (see README for the
     measured speed and PSNR against float32).
     """
-    config = {k: v for k, v in model.get_config().items() if k != "trainable"}
-    copy = model_lib.create("mixed_bfloat16", **config)
+    copy = model_lib.create("mixed_bfloat16", **model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 
@@ -162,7 +161,6 @@ class Enhancer:
         if not self.tile or height * width <= area:
             return [(0, height, 0, width)]
         align = winograd_lib.ALIGN if self.algorithm == "winograd" else 1
-
         block = winograd_lib.BLOCK if self.algorithm == "winograd" else 1
 
         def padded(side):
