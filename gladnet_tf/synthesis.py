@@ -85,12 +85,16 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
 - saturation reduction: ``x <- Y + s * (x - Y)`` in linear light with a random ``s``; on the
   low image only (default; low-light photos look dull and the network should learn to bring
   colour back, our reading of the slide) or on both images (``saturation_target="pair"``).
+- backlight (beyond the paper, off by default): the exposure E darkens only the darker
+  parts of the image and fades out over its bright parts (a blurred luminance map, see
+  ``backlight_ev_map``), so the low image keeps a correctly exposed sky or lamp, as real
+  low-light photos do; uniformly darkened pairs have no such highlights.
 - sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
   the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
   (log-uniform in ``noise_read_range``).
 
-Order within a synthetic pair: exposure/contrast, then noise (low), then saturation, then
+Order within a synthetic pair: exposure (or backlight map)/contrast, then noise (low), then saturation, then
 gray. Black and white pairs get no other trick.
 
 Determinism: each output variant draws from its own generator, seeded by ``--seed``, the
@@ -126,6 +130,9 @@ MID_GREY_LINEAR = 0.18
 # (0.29891, 0.58661, 0.11448) are Rec. 601 luma weights for gamma-encoded values; in linear
 # light the sRGB primaries' own luminance weights are the right ones.
 LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
+# Backlight trick: the darkening ramps from full to none between two quantiles of the
+# blurred luminance this far apart (see backlight_ev_map).
+BACKLIGHT_QUANTILE_WIDTH = 0.2
 
 RAW_EXTENSIONS = frozenset(
     ".dng .kdc .dcr .nef .nrw .cr2 .cr3 .crw .arw .srf .sr2 .orf .rw2 .rwl .raf .pef .ptx "
@@ -180,13 +187,14 @@ def apply_exposure_contrast(linear: np.ndarray, exposure_ev: float, contrast: fl
     Args:
       linear: linear RGB, float, any shape (typically HxWx3), values in [0, 1] (clipped).
       exposure_ev: exposure in EV; the image is multiplied by ``2 ** exposure_ev``. The
-        result is never brighter than the input when ``exposure_ev <= 0``.
+        result is never brighter than the input when ``exposure_ev <= 0``. A number, or an
+        HxW map of EV per pixel (see ``backlight_ev_map``).
       contrast: Lightroom-style contrast in [-100, 0]; 0 leaves the image unchanged.
 
     Returns:
       float32 linear image of the same shape, in [0, 1]: ``2**E * eotf(f(oetf(x)))``.
     """
-    if not np.isfinite(exposure_ev):
+    if not np.all(np.isfinite(exposure_ev)):
         raise ValueError(f"exposure_ev must be finite, got {exposure_ev}")
     if not -100.0 <= contrast <= 0.0:
         raise ValueError(f"contrast must be in [-100, 0], got {contrast}")
@@ -198,7 +206,46 @@ def apply_exposure_contrast(linear: np.ndarray, exposure_ev: float, contrast: fl
         # f(p) < p; the minimum only removes float32 round-trip error, so that "never
         # brighter than the input" holds exactly.
         x = np.where(encoded <= np.float32(_MID_GREY_ENCODED), x, np.minimum(curved, x))
-    return np.clip(x * np.float32(2.0 ** float(exposure_ev)), 0.0, 1.0).astype(np.float32)
+    if np.ndim(exposure_ev) == 0:
+        gain = np.float32(2.0 ** float(exposure_ev))
+    else:  # an EV map (backlight trick): HxW, broadcast over the channels
+        gain = np.exp2(np.asarray(exposure_ev, np.float32))[..., None]
+    return np.clip(x * gain, 0.0, 1.0).astype(np.float32)
+
+
+def backlight_ev_map(
+    linear: np.ndarray, exposure_ev: float, blur_fraction: float, quantile: float,
+    width: float = BACKLIGHT_QUANTILE_WIDTH,
+) -> np.ndarray:
+    """A spatially varying exposure (EV per pixel, HxW float32) for the backlight trick.
+
+    Real low-light photos are rarely dark all over: a sky, a window or a lamp is exposed
+    correctly while the rest of the scene is too dark (on DICM, a quarter of the pixels
+    of the images with mean luminance 0.1-0.35 are brighter than 0.6, encoded; a uniformly
+    darkened well-exposed image has almost none). This map darkens the darker parts of the
+    image by ``exposure_ev`` and keeps the bright parts::
+
+        b = gaussian_blur(oetf(luminance(linear)), sigma = blur_fraction * max(H, W))
+        t = clip((b - q_lo) / (q_hi - q_lo), 0, 1)     q_lo, q_hi: quantiles of b at
+                                                       quantile and quantile + width
+        ev = exposure_ev * (1 - t * t * (3 - 2 t))     (smoothstep)
+
+    so the brightest ``1 - quantile - width`` of the (blurred) image keeps EV 0 and the
+    darkest ``quantile`` gets the full ``exposure_ev``. Every value lies in
+    ``[exposure_ev, 0]``, so the low image is still never brighter than the high one.
+    """
+    from scipy import ndimage
+
+    if not exposure_ev <= 0.0:
+        raise ValueError(f"exposure_ev must be <= 0, got {exposure_ev}")
+    encoded = linear_to_srgb(luminance(np.clip(linear, 0.0, 1.0)))
+    sigma = max(float(blur_fraction) * max(encoded.shape), 0.5)
+    blurred = ndimage.gaussian_filter(encoded.astype(np.float32), sigma, mode="reflect")
+    upper = min(quantile + width, 0.995)
+    low_q, high_q = np.quantile(blurred, [quantile, upper])
+    t = np.clip((blurred - low_q) / max(float(high_q - low_q), 1e-6), 0.0, 1.0)
+    keep = t * t * (3.0 - 2.0 * t)
+    return np.minimum(np.float32(exposure_ev) * (1.0 - keep), 0.0).astype(np.float32)
 
 
 def luminance(linear: np.ndarray) -> np.ndarray:
@@ -273,6 +320,9 @@ class SynthesisOptions:
     noise_prob: float = 0.0  # beyond the paper; off by default
     noise_photons_range: tuple[float, float] = (1e3, 1e5)  # electrons at white, log-uniform
     noise_read_range: tuple[float, float] = (1e-4, 2e-3)  # read-noise sigma, log-uniform
+    backlight_prob: float = 0.0  # beyond the paper; off by default
+    backlight_blur_range: tuple[float, float] = (0.01, 0.05)  # sigma / longer side, uniform
+    backlight_quantile_range: tuple[float, float] = (0.3, 0.75)  # where darkening ends
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -280,7 +330,8 @@ class SynthesisOptions:
             object.__setattr__(self, name, value)
 
         for name in ("exposure_range", "contrast_range", "saturation_range",
-                     "noise_photons_range", "noise_read_range"):
+                     "noise_photons_range", "noise_read_range", "backlight_blur_range",
+                     "backlight_quantile_range"):
             set_(name, _range(getattr(self, name), name))
         if self.exposure_range[1] > 0.0:
             raise ValueError(f"exposure_range must be <= 0 EV, got {self.exposure_range}")
@@ -290,8 +341,15 @@ class SynthesisOptions:
             raise ValueError(f"saturation_range must lie in [0, 1], got {self.saturation_range}")
         if self.noise_photons_range[0] <= 0.0 or self.noise_read_range[0] <= 0.0:
             raise ValueError("noise ranges must be positive")
+        if self.backlight_blur_range[0] < 0.0:
+            raise ValueError(f"backlight_blur_range must be >= 0, got {self.backlight_blur_range}")
+        if not (0.0 <= self.backlight_quantile_range[0]
+                and self.backlight_quantile_range[1] + BACKLIGHT_QUANTILE_WIDTH < 1.0):
+            raise ValueError(f"backlight_quantile_range must lie in [0, "
+                             f"{1.0 - BACKLIGHT_QUANTILE_WIDTH}), got "
+                             f"{self.backlight_quantile_range}")
         for name in ("black_pair_prob", "white_pair_prob", "gray_prob", "saturation_prob",
-                     "noise_prob"):
+                     "noise_prob", "backlight_prob"):
             value = float(getattr(self, name))
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -329,6 +387,10 @@ def _synthesize_linear(
         "noise_photons": _log_uniform(rng, options.noise_photons_range),
         "noise_read": _log_uniform(rng, options.noise_read_range),
         "noise_seed": int(rng.integers(0, 2**63 - 1)),
+        # Drawn last, so that files made before the backlight trick existed keep their draws.
+        "backlight": rng.random(),
+        "backlight_blur": rng.uniform(*options.backlight_blur_range),
+        "backlight_quantile": rng.uniform(*options.backlight_quantile_range),
     }
     high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
     if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
@@ -338,11 +400,18 @@ def _synthesize_linear(
 
     exposure_ev = float(draws["exposure_ev"])
     contrast = float(draws["contrast"])
-    low = apply_exposure_contrast(high, exposure_ev, contrast)
     params: dict[str, Any] = {
         "kind": "synthetic", "exposure_ev": round(exposure_ev, 6),
         "contrast": round(contrast, 6), "tricks": [],
     }
+    exposure: float | np.ndarray = exposure_ev
+    if draws["backlight"] < options.backlight_prob:
+        exposure = backlight_ev_map(high, exposure_ev, draws["backlight_blur"],
+                                    draws["backlight_quantile"])
+        params["tricks"].append("backlight")
+        params["backlight_blur"] = round(float(draws["backlight_blur"]), 6)
+        params["backlight_quantile"] = round(float(draws["backlight_quantile"]), 6)
+    low = apply_exposure_contrast(high, exposure, contrast)
     if draws["noise"] < options.noise_prob:
         low = add_sensor_noise(low, draws["noise_photons"], draws["noise_read"],
                                np.random.default_rng(draws["noise_seed"]))
@@ -797,6 +866,15 @@ def _define_flags():
                       "Photo-electrons at white, log-uniform (low,high).")
     flags.DEFINE_list("noise_read_range", [str(v) for v in defaults.noise_read_range],
                       "Read-noise sigma in linear units, log-uniform (low,high).")
+    flags.DEFINE_float("backlight_prob", defaults.backlight_prob,
+                       "P(backlit pair: only the darker parts of the image are darkened by "
+                       "E); beyond the paper.")
+    flags.DEFINE_list("backlight_blur_range", [str(v) for v in defaults.backlight_blur_range],
+                      "Blur sigma of the backlight map / longer side, uniform (low,high).")
+    flags.DEFINE_list("backlight_quantile_range",
+                      [str(v) for v in defaults.backlight_quantile_range],
+                      "Luminance quantile where the backlight darkening starts to fade, "
+                      "uniform (low,high).")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -830,6 +908,11 @@ def _run(argv: Sequence[str]) -> int:
             noise_prob=flag_values.noise_prob,
             noise_photons_range=_pair(flag_values.noise_photons_range, "noise_photons_range"),
             noise_read_range=_pair(flag_values.noise_read_range, "noise_read_range"),
+            backlight_prob=flag_values.backlight_prob,
+            backlight_blur_range=_pair(flag_values.backlight_blur_range,
+                                       "backlight_blur_range"),
+            backlight_quantile_range=_pair(flag_values.backlight_quantile_range,
+                                           "backlight_quantile_range"),
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

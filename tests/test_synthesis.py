@@ -208,6 +208,59 @@ def test_noise_changes_only_the_low_image_and_not_the_draws():
     assert not np.array_equal(low_q, low_n)
 
 
+def left_to_right_ramp(height=20, width=100):
+    """Gray linear image whose encoded value rises evenly from 0.05 (left) to 0.95 (right)."""
+    encoded = np.linspace(0.05, 0.95, width, dtype=np.float32)
+    return np.broadcast_to(srgb_to_linear(encoded)[None, :, None], (height, width, 3)).copy()
+
+
+def test_backlight_map_darkens_the_dark_side_and_keeps_the_bright_side():
+    image = left_to_right_ramp()
+    ev = synthesis.backlight_ev_map(image, -3.0, blur_fraction=0.01, quantile=0.3)
+    assert ev.shape == image.shape[:2] and ev.dtype == np.float32
+    assert np.all(ev >= -3.0) and np.all(ev <= 0.0)
+    # The darkest 30 % of the columns get the full exposure, the brightest half none, and
+    # the map rises in between (a smoothstep between the 30 % and 50 % quantiles).
+    np.testing.assert_allclose(ev[:, :28], -3.0)
+    np.testing.assert_allclose(ev[:, 52:], 0.0)
+    assert np.all(np.diff(ev[10]) >= 0.0)
+    assert -3.0 < ev[10, 40] < 0.0
+    with pytest.raises(ValueError):
+        synthesis.backlight_ev_map(image, 0.5, blur_fraction=0.02, quantile=0.3)
+
+
+def test_backlit_pairs_keep_low_at_or_below_high_and_the_same_draws():
+    rng = np.random.default_rng(8)
+    plain = SynthesisOptions(**PLAIN)
+    backlit = SynthesisOptions(**{**PLAIN, "backlight_prob": 1.0})
+    for index in range(60):
+        image = random_linear(rng, 24, 32)
+        low, high, params = synthesis._synthesize_linear(image, variant_rng(1, "x", index),
+                                                         backlit)
+        _, _, plain_params = synthesis._synthesize_linear(image, variant_rng(1, "x", index),
+                                                          plain)
+        assert params["tricks"] == ["backlight"]
+        # Turning the trick on draws nothing earlier: E and C stay those of the plain pair.
+        assert params["exposure_ev"] == plain_params["exposure_ev"]
+        assert params["contrast"] == plain_params["contrast"]
+        assert np.all(low <= high), params
+        # Never darker than the uniform exposure: the map lies in [E, 0].
+        uniform = apply_exposure_contrast(image, params["exposure_ev"], params["contrast"])
+        assert np.all(low >= uniform * np.float32(1 - 1e-6)), params
+
+
+def test_backlit_low_image_keeps_its_highlights():
+    image = left_to_right_ramp()
+    options = SynthesisOptions(**{**PLAIN, "backlight_prob": 1.0, "contrast_range": (0.0, 0.0),
+                                  "exposure_range": (-4.0, -4.0),
+                                  "backlight_blur_range": (0.01, 0.01),
+                                  "backlight_quantile_range": (0.3, 0.3)})
+    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), options)
+    np.testing.assert_allclose(low[:, :28], high[:, :28] / 16.0, rtol=1e-5)
+    np.testing.assert_array_equal(low[:, 52:], high[:, 52:])
+    assert params["backlight_blur"] == 0.01 and params["backlight_quantile"] == 0.3
+
+
 def test_options_are_validated():
     with pytest.raises(ValueError):
         SynthesisOptions(exposure_range=(-1.0, 0.5))
@@ -219,6 +272,12 @@ def test_options_are_validated():
         SynthesisOptions(saturation_target="high")
     with pytest.raises(ValueError):
         apply_exposure_contrast(np.zeros(3), 0.0, 20.0)
+    with pytest.raises(ValueError):
+        SynthesisOptions(backlight_prob=-0.1)
+    with pytest.raises(ValueError):
+        SynthesisOptions(backlight_quantile_range=(0.5, 0.9))
+    with pytest.raises(ValueError):
+        SynthesisOptions(backlight_blur_range=(-0.01, 0.05))
 
 
 # ----------------------------------------------------------------- determinism
