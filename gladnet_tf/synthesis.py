@@ -94,8 +94,8 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
   (log-uniform in ``noise_read_range``).
 
-Order within a synthetic pair: exposure (or backlight map)/contrast, then noise (low), then saturation, then
-gray. Black and white pairs get no other trick.
+Order within a synthetic pair: exposure (a number, or the backlight map) and contrast, then
+noise (low), then saturation, then gray. Black and white pairs get no other trick.
 
 Determinism: each output variant draws from its own generator, seeded by ``--seed``, the
 source's path relative to ``--input`` and the variant index, so results do not depend on the
@@ -220,10 +220,10 @@ def backlight_ev_map(
     """A spatially varying exposure (EV per pixel, HxW float32) for the backlight trick.
 
     Real low-light photos are rarely dark all over: a sky, a window or a lamp is exposed
-    correctly while the rest of the scene is too dark (on DICM, a quarter of the pixels
-    of the images with mean luminance 0.1-0.35 are brighter than 0.6, encoded; a uniformly
-    darkened well-exposed image has almost none). This map darkens the darker parts of the
-    image by ``exposure_ev`` and keeps the bright parts::
+    correctly while the rest of the scene is too dark (on DICM, on average 20 % of an
+    image's pixels are brighter than 0.6, encoded; in uniformly darkened pairs, 4 %:
+    ``results/brightness_stats.py``). This map darkens the darker parts of the image by
+    ``exposure_ev`` and keeps the bright parts::
 
         b = gaussian_blur(oetf(luminance(linear)), sigma = blur_fraction * max(H, W))
         t = clip((b - q_lo) / (q_hi - q_lo), 0, 1)     q_lo, q_hi: quantiles of b at
