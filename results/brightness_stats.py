@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from gladnet_tf import images
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from gladnet_tf import images  # noqa: E402
 
 FLAGS = flags.FLAGS
 
