@@ -97,20 +97,23 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         labels.add(label)
         return label
 
+    def prefixes(label, repeat):
+        return [label] if repeat == 1 else [f"{label}-r{k + 1}" for k in range(repeat)]
+
     for folder, repeat in pairs:
         report = data.find_pairs(folder, check_contents=False)
         problems += report.problems
         label = unique(_label(folder, identity=False))
         sources.append({"kind": "pairs", "path": os.path.abspath(folder), "label": label,
                         "repeat": repeat, "pairs": len(report.pairs)})
-        entries += [(label, k, low, high) for k in range(repeat) for low, high in report.pairs]
+        entries += [(prefix, low, high) for prefix in prefixes(label, repeat) for low, high in report.pairs]
     for folder, repeat in identity:
         found, folder_problems = _identity_images(folder)
         problems += folder_problems
         label = unique(_label(folder, identity=True))
         sources.append({"kind": "identity", "path": os.path.abspath(folder), "label": label,
                         "repeat": repeat, "pairs": len(found)})
-        entries += [(label, k, path, path) for k in range(repeat) for path in found]
+        entries += [(prefix, path, path) for prefix in prefixes(label, repeat) for path in found]
     if problems:
         raise ValueError("sources have problems (fix or remove them):\n  " + "\n  ".join(problems))
     if not entries:
@@ -122,8 +125,7 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
     try:
         os.makedirs(os.path.join(work, "low"))
         os.makedirs(os.path.join(work, "high"))
-        for label, k, low, high in entries:
-            prefix = f"{label}-r{k + 1}" if _repeat_of(sources, label) > 1 else label
+        for prefix, low, high in entries:
             stem = os.path.splitext(os.path.basename(low))[0]
             for source, side in ((low, "low"), (high, "high")):
                 name = f"{prefix}__{stem}{os.path.splitext(source)[1]}"
@@ -138,10 +140,6 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         shutil.rmtree(work, ignore_errors=True)
         raise
     return record
-
-
-def _repeat_of(sources, label):
-    return next(s["repeat"] for s in sources if s["label"] == label)
 
 
 def main(argv):

@@ -22,6 +22,17 @@ def shared_path(*parts):
     return path
 
 
+def load_script(relative_path):
+    """Imports a script of the repository that is not a package module (e.g. results/*.py)."""
+    import importlib.util
+
+    path = REPO / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_python(args, cwd=REPO, timeout=600, env=None):
     """Runs ``python ARGS`` in a fresh process; returns the CompletedProcess."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))

@@ -1,21 +1,15 @@
 """results/brightness_stats.py: the statistics it prints are the ones it says."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "results" / "brightness_stats.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def stats():
-    spec = importlib.util.spec_from_file_location("brightness_stats", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("results/brightness_stats.py")
 
 
 def test_folder_stats_numbers_and_low_subfolder(tmp_path, stats):

@@ -1,20 +1,14 @@
 """results/compare_reports.py: paired differences, their bootstrap interval, and bad reports."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "results" / "compare_reports.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_reports", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("results/compare_reports.py")
 
 
 def write_report(path, values):
