@@ -2,6 +2,7 @@
 
     python train.py --data DATA_DIR --run_dir runs/my_run [--val_data VAL_DIR] [--preset cpu]
     python train.py --preset smoke --data DATA_DIR --run_dir /tmp/smoke   # seconds on a CPU
+    python train.py --recipe recipes/gladnet_real8.json --data_root runs/data/real8 --run_dir runs/real8
 
 DATA_DIR holds low/ and high/ (or normal/) with pairs matched by file name. Run the same
 command again to resume a killed run. See README.md ("Training").
@@ -20,6 +21,10 @@ _DEFAULTS = config_lib.TrainConfig()
 flags.DEFINE_string("run_dir", None, "Folder for config, checkpoints, logs and weights.")
 flags.DEFINE_enum("preset", "original", sorted(config_lib.PRESETS), "Starting values; flags given override them.")
 flags.DEFINE_integer("max_steps_this_session", None, "Stop after this many steps (resume later).")
+flags.DEFINE_string("recipe", None, "Recipe file (recipes/*.json): a stage's values replace the preset's; "
+                    "flags given override them. Build its data first: python -m gladnet_tf.recipe.")
+flags.DEFINE_string("stage", "0", "The recipe's stage to train (index or name).")
+flags.DEFINE_string("data_root", None, "With --recipe: the folder its data steps were built in.")
 for _field in config_lib.TrainConfig.__dataclass_fields__.values():
     _default = getattr(_DEFAULTS, _field.name)
     _define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}[type(_default)]
@@ -29,6 +34,16 @@ FLAGS = flags.FLAGS
 
 def make_config():
     values = dict(config_lib.PRESETS[FLAGS.preset])
+    if FLAGS.recipe:
+        from gladnet_tf import recipe as recipe_lib
+
+        if not FLAGS.data_root:
+            raise app.UsageError("--recipe needs --data_root (where its data was built)")
+        try:
+            recipe = recipe_lib.load(FLAGS.recipe)
+            values.update(recipe_lib.stage_config(recipe, FLAGS.stage, FLAGS.data_root))
+        except recipe_lib.RecipeError as error:
+            raise app.UsageError(str(error)) from None
     for name in config_lib.TrainConfig.__dataclass_fields__:
         if FLAGS[name].value is not None:
             values[name] = FLAGS[name].value

@@ -68,7 +68,8 @@ class TrainConfig:
 
 # Keys that may change between a run and its resumption (they do not alter the trajectory).
 RESUMABLE_CHANGES = {"steps", "epochs", "log_every", "val_every", "val_data", "keep_checkpoints",
-                     "num_sample_images", "checkpoint_every", "strategy", "cpu_replicas", "skip_bad_pairs"}
+                     "num_sample_images", "checkpoint_every", "strategy", "cpu_replicas", "skip_bad_pairs",
+                     "init_weights"}  # read only when a run starts: a path that moved changes nothing
 
 PRESETS = {
     # Runs in seconds on a CPU: tiny patches, a handful of steps, everything exercised.

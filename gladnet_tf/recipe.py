@@ -1,0 +1,287 @@
+"""Recipes: how a shipped preset was made, as data (data build steps, then training stages).
+
+A recipe is a JSON file (``recipes/*.json``) that rebuilds a preset from ``../shared`` with
+two commands::
+
+    python -m gladnet_tf.recipe --recipe recipes/gladnet_real8.json --data_root runs/data/real8
+    python train.py --recipe recipes/gladnet_real8.json --stage 0 --run_dir runs/real8 \
+        --data_root runs/data/real8
+
+Layout of a recipe::
+
+    {"name": ..., "description": ...,
+     "data": [STEP, ...],            # run in order by ``build``
+     "stages": [{"name": ..., "config": {TrainConfig fields}}, ...]}
+
+Paths in a recipe are strings with two placeholders: ``${shared}`` (the shared data folder,
+by default ``../shared`` beside the checkout) and ``${checkout}`` (the repository root). A
+path that starts with ``@`` names the output of a data step, relative to ``--data_root``.
+Nothing in a recipe names a machine.
+
+Data steps (``"kind"``):
+
+- ``select``: a folder of links to some images of ``input`` (a plain folder), or of some pairs
+  of ``input`` (a folder with ``low/`` and ``high/``, when ``"pairs": true``), chosen by
+  ``SELECTION`` keys applied to the sorted names: ``"order"`` (``"name"`` or ``"numeric"``:
+  by the number in the name), ``"skip_first"`` N, ``"first"`` N, ``"every"`` [K, R] (keep the
+  names whose index i has i % K == R), ``"drop_every"`` [K, R] (the complement).
+- ``pair_folders``: a pair folder from two plain folders (``low``, ``high``) of same-named
+  images, with the same ``SELECTION`` keys (FiveK's input/ and target/).
+- ``synthesize``: ``gladnet_tf.synthesis.make_dataset`` on ``input`` with ``seed``,
+  ``num_per_image``, ``max_side`` and ``options`` (``SynthesisOptions`` fields).
+- ``mix``: ``gladnet_tf.mix.build_mix`` of ``pairs`` (``[PATH, repeat]``) and ``identity``.
+
+Every step writes its folder atomically (under a temporary name, renamed when complete), and
+``build`` skips a step whose folder exists, so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = CHECKOUT.parent / "shared"
+_IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".kdc",
+                     ".cr2", ".nef", ".arw", ".raf", ".orf", ".rw2"}
+_SELECTION_KEYS = {"order", "skip_first", "first", "every", "drop_every"}
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be read or built; the message names the file and the step."""
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads and checks a recipe file; returns its dictionary."""
+    path = Path(path)
+    try:
+        recipe = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RecipeError(f"{path}: cannot read recipe: {error}") from None
+    for key in ("name", "data", "stages"):
+        if key not in recipe:
+            raise RecipeError(f"{path}: recipe has no {key!r}")
+    outputs = set()
+    for index, step in enumerate(recipe["data"]):
+        if step.get("kind") not in _BUILDERS:
+            raise RecipeError(f"{path}: data step {index} has kind {step.get('kind')!r}; "
+                              f"known: {sorted(_BUILDERS)}")
+        if not step.get("output") or step["output"] in outputs:
+            raise RecipeError(f"{path}: data step {index} needs a new 'output' name")
+        outputs.add(step["output"])
+    from gladnet_tf import config as config_lib  # standard library only
+
+    known = set(config_lib.TrainConfig.__dataclass_fields__)
+    for index, stage in enumerate(recipe["stages"]):
+        unknown = sorted(set(stage.get("config", {})) - known)
+        if unknown:
+            raise RecipeError(f"{path}: stage {index} has unknown config keys {unknown}")
+    return recipe
+
+
+def resolve(value: str, data_root: str | os.PathLike, shared: str | os.PathLike | None = None) -> str:
+    """Expands ``${shared}``, ``${checkout}`` and a leading ``@`` (a data step's output)."""
+    shared = Path(shared) if shared else DEFAULT_SHARED
+    if value.startswith("@"):
+        return str(Path(data_root) / value[1:])
+    return value.replace("${shared}", str(shared)).replace("${checkout}", str(CHECKOUT))
+
+
+def _number(name: str) -> tuple[int, str]:
+    match = re.search(r"\d+", name)
+    return (int(match.group()) if match else -1, name)
+
+
+def select_names(names: list[str], selection: dict[str, Any]) -> list[str]:
+    """Applies a recipe's selection keys (see the module docstring) to file names."""
+    unknown = set(selection) - _SELECTION_KEYS
+    if unknown:
+        raise RecipeError(f"unknown selection keys {sorted(unknown)}")
+    order = selection.get("order", "name")
+    if order not in ("name", "numeric"):
+        raise RecipeError(f"order must be 'name' or 'numeric', got {order!r}")
+    chosen = sorted(names, key=_number if order == "numeric" else None)
+    chosen = chosen[selection.get("skip_first", 0):]
+    if "first" in selection:
+        chosen = chosen[:selection["first"]]
+    if "every" in selection:
+        k, r = selection["every"]
+        chosen = [n for i, n in enumerate(chosen) if i % k == r]
+    if "drop_every" in selection:
+        k, r = selection["drop_every"]
+        chosen = [n for i, n in enumerate(chosen) if i % k != r]
+    return chosen
+
+
+def _images_in(folder: Path) -> dict[str, Path]:
+    """Stem -> path of the image files directly inside ``folder``."""
+    if not folder.is_dir():
+        raise RecipeError(f"{folder}: folder not found")
+    return {p.stem: p for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_EXTENSIONS}
+
+
+def _link_all(work: Path, links: dict[str, Path]) -> None:
+    for relative, source in links.items():
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.abspath(source), target)
+
+
+def _selected_pairs(low: Path, high: Path, selection: dict[str, Any]) -> dict[str, Path]:
+    lows, highs = _images_in(low), _images_in(high)
+    stems = select_names(sorted(set(lows) & set(highs)), selection)
+    if not stems:
+        raise RecipeError(f"{low} / {high}: the selection keeps no pair")
+    links = {}
+    for stem in stems:
+        links[f"low/{lows[stem].name}"] = lows[stem]
+        links[f"high/{highs[stem].name}"] = highs[stem]
+    return links
+
+
+def _build_select(step: dict, output: Path, paths) -> dict:
+    source = Path(paths(step["input"]))
+    selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
+    if step.get("pairs"):
+        from gladnet_tf import images
+
+        high = images.find_high_folder(str(source))
+        links = _selected_pairs(source / "low", Path(high) if high else source / "high", selection)
+    else:
+        found = _images_in(source)
+        stems = select_names(sorted(found), selection)
+        if not stems:
+            raise RecipeError(f"{source}: the selection keeps no image")
+        links = {found[s].name: found[s] for s in stems}
+    _atomic_folder(output, lambda work: _link_all(work, links))
+    return {"files": len(links)}
+
+
+def _build_pair_folders(step: dict, output: Path, paths) -> dict:
+    selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
+    links = _selected_pairs(Path(paths(step["low"])), Path(paths(step["high"])), selection)
+    _atomic_folder(output, lambda work: _link_all(work, links))
+    return {"pairs": len(links) // 2}
+
+
+def _build_synthesize(step: dict, output: Path, paths) -> dict:
+    from gladnet_tf import synthesis
+
+    options = synthesis.SynthesisOptions(**step.get("options", {}))
+
+    def make(work: Path) -> None:
+        report = synthesis.make_dataset(
+            paths(step["input"]), work, options, seed=step.get("seed", 0),
+            num_per_image=step.get("num_per_image", 1), max_side=step.get("max_side", 1024),
+            num_workers=step.get("num_workers", os.cpu_count() or 1), progress=sys.stderr)
+        if report.failures:
+            raise RecipeError(f"synthesis of {step['input']}: {len(report.failures)} sources failed: "
+                              f"{report.failures[:3]}")
+
+    _atomic_folder(output, make)
+    return {}
+
+
+def _build_mix(step: dict, output: Path, paths) -> dict:
+    from gladnet_tf import mix
+
+    shutil.rmtree(output.with_name(output.name + ".mix-tmp"), ignore_errors=True)
+    record = mix.build_mix(str(output),
+                           pairs=[(paths(p), int(n)) for p, n in step.get("pairs", [])],
+                           identity=[(paths(p), int(n)) for p, n in step.get("identity", [])])
+    return {"pairs": record["pairs"]}
+
+
+_BUILDERS = {"select": _build_select, "pair_folders": _build_pair_folders,
+             "synthesize": _build_synthesize, "mix": _build_mix}
+
+
+def _atomic_folder(output: Path, fill) -> None:
+    """Runs ``fill(work)`` on a temporary folder beside ``output``, then renames it."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=output.name + ".partial-", dir=output.parent))
+    try:
+        fill(work)
+        os.rename(work, output)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike | None = None,
+          only: list[str] | None = None, log=sys.stderr) -> dict[str, dict]:
+    """Runs the recipe's data steps in order (all, or those named in ``only``).
+
+    A step whose output folder already exists is skipped (a build resumes). Returns
+    ``{output name: what the step made}``.
+    """
+    data_root = Path(data_root)
+    paths = lambda value: resolve(value, data_root, shared)  # noqa: E731
+    done = {}
+    for step in recipe["data"]:
+        name = step["output"]
+        if only and name not in only:
+            continue
+        output = data_root / name
+        if output.exists():
+            print(f"{name}: exists, skipped", file=log)
+            done[name] = {"skipped": True}
+            continue
+        print(f"{name}: {step['kind']} ...", file=log, flush=True)
+        try:
+            done[name] = _BUILDERS[step["kind"]](step, output, paths)
+        except (KeyError, TypeError) as error:
+            raise RecipeError(f"data step {name!r}: bad or missing key: {error}") from None
+        print(f"{name}: done {done[name]}", file=log, flush=True)
+    return done
+
+
+def stage_config(recipe: dict, stage: int | str, data_root: str | os.PathLike,
+                 shared: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The TrainConfig values of one stage (by index or name), with paths resolved."""
+    stages = recipe["stages"]
+    if isinstance(stage, str) and not stage.isdigit():
+        named = [s for s in stages if s.get("name") == stage]
+        if not named:
+            raise RecipeError(f"no stage named {stage!r}; stages: {[s.get('name') for s in stages]}")
+        chosen = named[0]
+    else:
+        if not 0 <= int(stage) < len(stages):
+            raise RecipeError(f"stage {stage} out of range (the recipe has {len(stages)})")
+        chosen = stages[int(stage)]
+    values = dict(chosen.get("config", {}))
+    for key in ("data", "val_data", "init_weights"):
+        if values.get(key):
+            values[key] = resolve(values[key], data_root, shared)
+    return values
+
+
+def main(argv: list[str]) -> int:
+    from absl import flags
+
+    FLAGS = flags.FLAGS
+    try:
+        recipe = load(FLAGS.recipe)
+        build(recipe, FLAGS.data_root, FLAGS.shared, only=FLAGS.only)
+    except (RecipeError, FileExistsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("recipe", None, "Recipe file (recipes/*.json).")
+    flags.DEFINE_string("data_root", None, "Folder for the recipe's data steps' outputs.")
+    flags.DEFINE_string("shared", None, "Shared data folder (default: ../shared beside the checkout).")
+    flags.DEFINE_list("only", None, "Build only these data steps (output names).")
+    flags.mark_flags_as_required(["recipe", "data_root"])
+    app.run(lambda argv: sys.exit(main(argv)))
