@@ -98,8 +98,11 @@ def _number(name: str) -> tuple[int, str]:
     return (int(match.group()) if match else -1, name)
 
 
-def select_names(names: list[str], selection: dict[str, Any]) -> list[str]:
-    """Applies a recipe's selection keys (see the module docstring) to file names."""
+def select_names(names: list[str], selection: dict[str, Any], limit: int | None = None) -> list[str]:
+    """Applies a recipe's selection keys (see the module docstring) to file names.
+
+    ``limit`` keeps at most that many of the chosen names (tests build a recipe small).
+    """
     unknown = set(selection) - _SELECTION_KEYS
     if unknown:
         raise RecipeError(f"unknown selection keys {sorted(unknown)}")
@@ -116,7 +119,7 @@ def select_names(names: list[str], selection: dict[str, Any]) -> list[str]:
     if "drop_every" in selection:
         k, r = selection["drop_every"]
         chosen = [n for i, n in enumerate(chosen) if i % k != r]
-    return chosen
+    return chosen[:limit] if limit else chosen
 
 
 def _images_in(folder: Path) -> dict[str, Path]:
@@ -134,9 +137,9 @@ def _link_all(work: Path, links: dict[str, Path]) -> None:
         os.symlink(os.path.abspath(source), target)
 
 
-def _selected_pairs(low: Path, high: Path, selection: dict[str, Any]) -> dict[str, Path]:
+def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None) -> dict[str, Path]:
     lows, highs = _images_in(low), _images_in(high)
-    stems = select_names(sorted(set(lows) & set(highs)), selection)
+    stems = select_names(sorted(set(lows) & set(highs)), selection, limit)
     if not stems:
         raise RecipeError(f"{low} / {high}: the selection keeps no pair")
     links = {}
@@ -146,17 +149,17 @@ def _selected_pairs(low: Path, high: Path, selection: dict[str, Any]) -> dict[st
     return links
 
 
-def _build_select(step: dict, output: Path, paths) -> dict:
+def _build_select(step: dict, output: Path, paths, limit=None) -> dict:
     source = Path(paths(step["input"]))
     selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
     if step.get("pairs"):
         from gladnet_tf import images
 
         high = images.find_high_folder(str(source))
-        links = _selected_pairs(source / "low", Path(high) if high else source / "high", selection)
+        links = _selected_pairs(source / "low", Path(high) if high else source / "high", selection, limit)
     else:
         found = _images_in(source)
-        stems = select_names(sorted(found), selection)
+        stems = select_names(sorted(found), selection, limit)
         if not stems:
             raise RecipeError(f"{source}: the selection keeps no image")
         links = {found[s].name: found[s] for s in stems}
@@ -164,22 +167,31 @@ def _build_select(step: dict, output: Path, paths) -> dict:
     return {"files": len(links)}
 
 
-def _build_pair_folders(step: dict, output: Path, paths) -> dict:
+def _build_pair_folders(step: dict, output: Path, paths, limit=None) -> dict:
     selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
-    links = _selected_pairs(Path(paths(step["low"])), Path(paths(step["high"])), selection)
+    links = _selected_pairs(Path(paths(step["low"])), Path(paths(step["high"])), selection, limit)
     _atomic_folder(output, lambda work: _link_all(work, links))
     return {"pairs": len(links) // 2}
 
 
-def _build_synthesize(step: dict, output: Path, paths) -> dict:
+def _build_synthesize(step: dict, output: Path, paths, limit=None) -> dict:
     from gladnet_tf import synthesis
 
     options = synthesis.SynthesisOptions(**step.get("options", {}))
+    source = Path(paths(step["input"]))
+    if limit:  # the first `limit` sources, by links that keep their relative paths
+        small = output.with_name(output.name + ".sources")
+        if not small.exists():
+            found = synthesis.find_sources(source)[:limit]
+            _atomic_folder(small, lambda work: _link_all(
+                work, {p.relative_to(source).as_posix(): p for p in found}))
+        source = small
 
     def make(work: Path) -> None:
         report = synthesis.make_dataset(
-            paths(step["input"]), work, options, seed=step.get("seed", 0),
-            num_per_image=step.get("num_per_image", 1), max_side=step.get("max_side", 1024),
+            source, work, options, seed=step.get("seed", 0),
+            num_per_image=1 if limit else step.get("num_per_image", 1),
+            max_side=step.get("max_side", 1024),
             num_workers=step.get("num_workers", os.cpu_count() or 1), progress=sys.stderr)
         if report.failures:
             raise RecipeError(f"synthesis of {step['input']}: {len(report.failures)} sources failed: "
@@ -189,10 +201,10 @@ def _build_synthesize(step: dict, output: Path, paths) -> dict:
     return {}
 
 
-def _build_mix(step: dict, output: Path, paths) -> dict:
+def _build_mix(step: dict, output: Path, paths, limit=None) -> dict:
     from gladnet_tf import mix
 
-    shutil.rmtree(output.with_name(output.name + ".mix-tmp"), ignore_errors=True)
+    del limit  # a mix of small folders is small
     record = mix.build_mix(str(output),
                            pairs=[(paths(p), int(n)) for p, n in step.get("pairs", [])],
                            identity=[(paths(p), int(n)) for p, n in step.get("identity", [])])
@@ -216,11 +228,13 @@ def _atomic_folder(output: Path, fill) -> None:
 
 
 def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike | None = None,
-          only: list[str] | None = None, log=sys.stderr) -> dict[str, dict]:
+          only: list[str] | None = None, limit: int | None = None,
+          log=sys.stderr) -> dict[str, dict]:
     """Runs the recipe's data steps in order (all, or those named in ``only``).
 
-    A step whose output folder already exists is skipped (a build resumes). Returns
-    ``{output name: what the step made}``.
+    A step whose output folder already exists is skipped (a build resumes). ``limit`` makes
+    a small copy of the recipe's data for tests: at most that many images per selection and
+    synthesis source folder, one variant each. Returns ``{output name: what the step made}``.
     """
     data_root = Path(data_root)
     paths = lambda value: resolve(value, data_root, shared)  # noqa: E731
@@ -236,7 +250,7 @@ def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike 
             continue
         print(f"{name}: {step['kind']} ...", file=log, flush=True)
         try:
-            done[name] = _BUILDERS[step["kind"]](step, output, paths)
+            done[name] = _BUILDERS[step["kind"]](step, output, paths, limit)
         except (KeyError, TypeError) as error:
             raise RecipeError(f"data step {name!r}: bad or missing key: {error}") from None
         print(f"{name}: done {done[name]}", file=log, flush=True)

@@ -1,0 +1,147 @@
+"""Validation of checkpoints: fidelity, brightness and colour balance on validation pairs only.
+
+    python results/validate.py --data_root runs/data/real8 --weights FILE [--weights FILE ...] \
+        --log results/validation/real8.jsonl
+    python results/validate.py --data_root runs/data/real8 --run_dir runs/real8 --steps 500,1000 \
+        --log results/validation/real8.jsonl
+
+The validation sets are the ``val-*`` folders that ``python -m gladnet_tf.recipe`` builds
+(LOL-train-more's first 20 numbers, FiveK a4901-a5000, synthetic pairs from held-out sources;
+see RESULTS.md, "Protocol"); never a test set. Per set and checkpoint it prints and logs (one
+JSON line per checkpoint, appended to ``--log``):
+
+- ``psnr``, ``ssim``: of the 8-bit output against the target, as ``gladnet_tf.evaluate``.
+- ``bright``: mean over images of mean(output) / mean(target) (1 = as bright as the target).
+- ``rg``, ``bg``: mean over images of the output's mean(R - G) and mean(B - G) minus the
+  target's, on the target's *neutral* pixels (channel spread < 0.04, mean > 0.08): a colour
+  cast shows as a non-zero value (pink-red: rg > 0, bg > 0).
+- synthetic pairs are also split by kind: ``uniform`` (E everywhere), ``backlit`` (only the
+  darker parts darkened) and ``gray`` (R = G = B: ``rg``/``bg`` is the whole cast).
+
+The selection score is the mean PSNR of the three sets (``val-lol20``, ``val-fivek100`` and
+the synthetic pairs together), so that real photos (FiveK) and synthetic ones count twice as
+much as LOL.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from gladnet_tf import images  # noqa: E402
+
+FLAGS = flags.FLAGS
+SETS = ("val-lol20", "val-fivek100", "val-syn-fivek", "val-syn-bsds")
+
+
+def neutral_bias(output, target, spread=0.04, floor=0.08):
+    """(R-G, B-G) of output minus target, on the target's neutral pixels; None if there are none."""
+    mask = (target.max(axis=2) - target.min(axis=2) < spread) & (target.mean(axis=2) > floor)
+    if mask.sum() < 50:
+        return None
+    o, t = output[mask], target[mask]
+    return (float(np.mean(o[:, 0] - o[:, 1]) - np.mean(t[:, 0] - t[:, 1])),
+            float(np.mean(o[:, 2] - o[:, 1]) - np.mean(t[:, 2] - t[:, 1])))
+
+
+def synthetic_kinds(folder):
+    """File name -> 'gray' / 'backlit' / 'uniform' from a synthesis.json, or {} for real pairs."""
+    record = Path(folder) / "synthesis.json"
+    if not record.is_file():
+        return {}
+    kinds = {}
+    for name, pair in json.loads(record.read_text())["pairs"].items():
+        tricks = pair.get("tricks", [])
+        kinds[Path(name).stem] = ("gray" if "gray" in tricks else
+                                  "backlit" if "backlight" in tricks else "uniform")
+    return kinds
+
+
+def score_pair(enhance, low_path, high_path):
+    from gladnet_tf.metrics.fidelity import psnr, ssim
+
+    low = images.read(low_path).rgb
+    target8 = images.quantize(images.read(high_path).rgb, 8)
+    output8 = images.quantize(np.asarray(enhance(low), np.float32), 8)
+    output, target = output8 / 255.0, target8 / 255.0
+    row = {"psnr": float(psnr(output8, target8)), "ssim": float(ssim(output8, target8)),
+           "bright": float(output.mean() / max(target.mean(), 1e-3)),
+           "out_mean": float(output.mean()), "target_mean": float(target.mean())}
+    bias = neutral_bias(output, target)
+    if bias is not None:
+        row["rg"], row["bg"] = bias
+    return row
+
+
+def summarise(rows):
+    summary = {"n": len(rows)}
+    for key in ("psnr", "ssim", "bright", "out_mean", "target_mean", "rg", "bg"):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            summary[key] = round(float(np.mean(values)), 4)
+    return summary
+
+
+def validate(weights, data_root):
+    """Scores one weights file on every validation set; returns {group: summary}."""
+    from gladnet_tf import inference
+
+    enhance = inference.Enhancer(weights).enhance
+    groups = {}
+    for name in SETS:
+        folder = Path(data_root) / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: not built (python -m gladnet_tf.recipe ...)")
+        kinds = synthetic_kinds(folder)
+        high = Path(images.find_high_folder(str(folder)))
+        highs = {p.stem: p for p in high.iterdir()}
+        for low_path in sorted((folder / "low").iterdir()):
+            row = score_pair(enhance, low_path, highs[low_path.stem])
+            group = "val-syn" if kinds else name
+            groups.setdefault(group, []).append(row)
+            if kinds:
+                groups.setdefault(f"val-syn/{kinds[low_path.stem]}", []).append(row)
+    result = {group: summarise(rows) for group, rows in sorted(groups.items())}
+    result["score"] = round(float(np.mean([result[g]["psnr"] for g in
+                                           ("val-lol20", "val-fivek100", "val-syn")])), 4)
+    return result
+
+
+def main(argv):
+    del argv
+    targets = [(w, None) for w in FLAGS.weights or []]
+    if FLAGS.run_dir:
+        from gladnet_tf import training
+
+        targets += [(training.weights_from_checkpoint(FLAGS.run_dir, int(s)), int(s))
+                    for s in FLAGS.steps]
+    for weights, step in targets:
+        start = time.monotonic()
+        result = validate(weights, FLAGS.data_root)
+        entry = {"weights": os.path.basename(str(weights)), "step": step,
+                 "run": os.path.basename(os.path.normpath(FLAGS.run_dir)) if step is not None else None,
+                 "seconds": round(time.monotonic() - start, 1), **result}
+        print(f"{entry['weights']}  score {result['score']:.3f} dB")
+        for group, s in result.items():
+            if isinstance(s, dict):
+                print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"
+                      f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}")
+        if FLAGS.log:
+            os.makedirs(os.path.dirname(os.path.abspath(FLAGS.log)), exist_ok=True)
+            with open(FLAGS.log, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("data_root", "runs/data/real8", "Where the recipe's val-* folders were built.")
+    flags.DEFINE_multi_string("weights", None, "Weights files to validate.")
+    flags.DEFINE_string("run_dir", None, "A training run whose checkpoints to validate (with --steps).")
+    flags.DEFINE_list("steps", [], "Steps of --run_dir to validate.")
+    flags.DEFINE_string("log", None, "JSON-lines file to append one entry per checkpoint to.")
+    app.run(lambda argv: sys.exit(main(argv)))

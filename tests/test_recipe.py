@@ -1,0 +1,75 @@
+"""The shipped recipes: their data build keeps validation out of training, and their first
+training steps run (on a tiny budget), so a recipe cannot rot."""
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gladnet_tf import recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+RECIPES = sorted((ROOT / "recipes").glob("*.json"))
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} not found (shared datasets)")
+
+
+def test_select_names_rules():
+    names = [f"{n}.png" for n in (10, 2, 33, 4, 5)]
+    assert recipe.select_names(names, {"order": "numeric"}) == ["2.png", "4.png", "5.png", "10.png", "33.png"]
+    assert recipe.select_names(names, {"order": "numeric", "skip_first": 2, "first": 2}) == ["5.png", "10.png"]
+    assert recipe.select_names(names, {"order": "numeric", "every": [2, 0]}) == ["2.png", "5.png", "33.png"]
+    assert recipe.select_names(names, {"order": "numeric", "drop_every": [2, 0]}) == ["4.png", "10.png"]
+    with pytest.raises(recipe.RecipeError, match="unknown selection keys"):
+        recipe.select_names(names, {"evrey": [2, 0]})
+
+
+def test_recipe_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "data": [{"kind": "bake", "output": "a"}], "stages": []}))
+    with pytest.raises(recipe.RecipeError, match="kind 'bake'"):
+        recipe.load(bad)
+    bad.write_text(json.dumps({"name": "x", "data": [], "stages": [{"config": {"patch": 3}}]}))
+    with pytest.raises(recipe.RecipeError, match="unknown config keys"):
+        recipe.load(bad)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_paths_name_no_machine(path):
+    text = path.read_text()
+    assert "/work/" not in text and "/home/" not in text and "/tmp/" not in text
+    loaded = recipe.load(path)
+    for stage in loaded["stages"]:
+        weights = stage["config"].get("init_weights")
+        if weights:
+            assert (ROOT / weights).is_file(), f"{path.name}: {weights} is not in the checkout"
+
+
+@needs_shared
+def test_validation_splits_stay_out_of_training(tmp_path):
+    loaded = recipe.load(ROOT / "recipes" / "gladnet_real8.json")
+    only = ["src-fivek-train", "src-fivek-val", "lol-more-train", "val-lol20", "src-bsds-train", "src-bsds-val"]
+    recipe.build(loaded, tmp_path, only=only, log=io.StringIO())
+    names = {n: set(os.listdir(tmp_path / n / ("low" if "lol" in n else ""))) for n in only}
+    fivek_train = {n.split("-")[0] for n in names["src-fivek-train"]}
+    assert len(fivek_train) == 400 and max(fivek_train) == "a4900"  # a4901-a5000 validate
+    assert not names["lol-more-train"] & names["val-lol20"]
+    assert len(names["val-lol20"]) == 20 and max(int(n.split(".")[0]) for n in names["val-lol20"]) == 120
+    assert not names["src-bsds-train"] & names["src-bsds-val"] and len(names["src-bsds-val"]) == 20
+
+
+@needs_shared
+def test_default_recipe_first_steps_train(tmp_path, monkeypatch):
+    from gladnet_tf import config as config_lib
+    from gladnet_tf import training
+
+    monkeypatch.chdir(ROOT)  # init_weights is relative to the checkout
+    loaded = recipe.load(ROOT / "recipes" / "gladnet_real8.json")
+    recipe.build(loaded, tmp_path / "data", limit=2, log=io.StringIO())
+    values = recipe.stage_config(loaded, "real8", tmp_path / "data")
+    values.update(patch_size=32, steps=2, checkpoint_every=1, log_every=1)
+    summary = training.run(config_lib.TrainConfig(**values), str(tmp_path / "run"))
+    assert summary["step"] == 2
+    assert (tmp_path / "run" / "init_weights.json").is_file()  # started from the recipe's weights
