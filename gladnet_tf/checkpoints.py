@@ -41,15 +41,31 @@ def default_weights(manifest=MANIFEST):
     return path
 
 
+def _portable(path):
+    """An absolute path as the checkout or ``../shared`` sees it, so no record names a machine."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return path
+    root = os.path.dirname(CHECKPOINT_DIR)
+    relative = os.path.relpath(path, root)
+    if not relative.startswith(".."):
+        return relative
+    shared = os.path.join(os.path.dirname(root), "shared")
+    return os.path.join("../shared", os.path.relpath(path, shared)) if path.startswith(shared + os.sep) else path
+
+
 def _run_record(run_dir, weights_name):
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
+    config = {key: _portable(value) for key, value in config.items()}
     record = {"config": config}
     for name in ("final.json", "best.json", "progress.json", "sessions.json", "init_weights.json"):
         path = os.path.join(run_dir, name)
         if os.path.exists(path):
             with open(path) as f:
-                record[name.split(".")[0]] = json.load(f)
+                loaded = json.load(f)
+            if isinstance(loaded, dict):
+                loaded = {key: _portable(value) for key, value in loaded.items()}
+            record[name.split(".")[0]] = loaded
     return record
 
 
