@@ -13,6 +13,10 @@ Layout of a recipe::
      "data": [STEP, ...],            # run in order by ``build``
      "stages": [{"name": ..., "config": {TrainConfig fields}}, ...]}
 
+A recipe may start with ``"extends": "OTHER.json"`` (a file beside it): the other recipe's
+data steps and stages come first, then its own, so a preset fine-tuned from another one
+carries the whole chain.
+
 Paths in a recipe are strings with two placeholders: ``${shared}`` (the shared data folder,
 by default ``../shared`` beside the checkout) and ``${checkout}`` (the repository root). A
 path that starts with ``@`` names the output of a data step, relative to ``--data_root``.
@@ -32,7 +36,9 @@ Data steps (``"kind"``):
 - ``mix``: ``gladnet_tf.mix.build_mix`` of ``pairs`` (``[PATH, repeat]``) and ``identity``.
 
 Every step writes its folder atomically (under a temporary name, renamed when complete), and
-``build`` skips a step whose folder exists, so an interrupted build resumes.
+``build`` skips a step whose folder exists, so an interrupted build resumes. Each folder
+holds the step it was made from (``.recipe-step.json``); a folder made from a different step
+(another recipe's step of the same name, say) is an error, never reused in silence.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ DEFAULT_SHARED = CHECKOUT.parent / "shared"
 _IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".kdc",
                      ".cr2", ".nef", ".arw", ".raf", ".orf", ".rw2"}
 _SELECTION_KEYS = {"order", "skip_first", "first", "every", "drop_every"}
+STEP_FILE = ".recipe-step.json"
 
 
 class RecipeError(ValueError):
@@ -64,6 +71,10 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         recipe = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise RecipeError(f"{path}: cannot read recipe: {error}") from None
+    if "extends" in recipe:  # a later preset: the parent's data and stages come first
+        parent = load(path.parent / recipe.pop("extends"))
+        recipe["data"] = parent["data"] + recipe.get("data", [])
+        recipe["stages"] = parent["stages"] + recipe.get("stages", [])
     for key in ("name", "data", "stages"):
         if key not in recipe:
             raise RecipeError(f"{path}: recipe has no {key!r}")
@@ -244,7 +255,9 @@ def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike 
         if only and name not in only:
             continue
         output = data_root / name
+        stamp = {"step": step, "limit": limit}
         if output.exists():
+            _check_stamp(output, stamp)
             print(f"{name}: exists, skipped", file=log)
             done[name] = {"skipped": True}
             continue
@@ -253,8 +266,32 @@ def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike 
             done[name] = _BUILDERS[step["kind"]](step, output, paths, limit)
         except (KeyError, TypeError) as error:
             raise RecipeError(f"data step {name!r}: bad or missing key: {error}") from None
+        _write_stamp(output, stamp)
         print(f"{name}: done {done[name]}", file=log, flush=True)
     return done
+
+
+def _write_stamp(output: Path, stamp: dict) -> None:
+    work = output / (STEP_FILE + ".partial")
+    work.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+    os.replace(work, output / STEP_FILE)
+
+
+def _check_stamp(output: Path, stamp: dict) -> None:
+    """An existing step folder must come from the same step; one without a record (made
+    before records were kept, or killed just before writing it) is taken as it is."""
+    path = output / STEP_FILE
+    if not path.exists():
+        _write_stamp(output, stamp)
+        return
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise RecipeError(f"{path}: unreadable step record ({error}); delete the folder") from None
+    if found != json.loads(json.dumps(stamp)):
+        raise RecipeError(
+            f"{output} was built from a different data step: {found} (this recipe's step: "
+            f"{stamp}); use another --data_root or delete the folder to rebuild it")
 
 
 def stage_config(recipe: dict, stage: int | str, data_root: str | os.PathLike,

@@ -88,7 +88,10 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
 - backlight (beyond the paper, off by default): the exposure E darkens only the darker
   parts of the image and fades out over its bright parts (a blurred luminance map, see
   ``backlight_ev_map``), so the low image keeps a correctly exposed sky or lamp, as real
-  low-light photos do; uniformly darkened pairs have no such highlights.
+  low-light photos do; uniformly darkened pairs have no such highlights. With
+  ``backlight_highlight_range`` above 0 the bright parts are darkened too, by that fraction
+  of E (a night scene: lamps and lit facades a little under-exposed, the rest much more), so
+  the network also learns to lift the highlights of a night photo, not only its shadows.
 - sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
   the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
@@ -215,7 +218,7 @@ def apply_exposure_contrast(linear: np.ndarray, exposure_ev: float, contrast: fl
 
 def backlight_ev_map(
     linear: np.ndarray, exposure_ev: float, blur_fraction: float, quantile: float,
-    width: float = BACKLIGHT_QUANTILE_WIDTH,
+    width: float = BACKLIGHT_QUANTILE_WIDTH, highlight_fraction: float = 0.0,
 ) -> np.ndarray:
     """A spatially varying exposure (EV per pixel, HxW float32) for the backlight trick.
 
@@ -228,16 +231,20 @@ def backlight_ev_map(
         b = gaussian_blur(oetf(luminance(linear)), sigma = blur_fraction * max(H, W))
         t = clip((b - q_lo) / (q_hi - q_lo), 0, 1)     q_lo, q_hi: quantiles of b at
                                                        quantile and quantile + width
-        ev = exposure_ev * (1 - t * t * (3 - 2 t))     (smoothstep)
+        k = t * t * (3 - 2 t)                          (smoothstep)
+        ev = exposure_ev * (1 - k * (1 - highlight_fraction))
 
-    so the brightest ``1 - quantile - width`` of the (blurred) image keeps EV 0 and the
-    darkest ``quantile`` gets the full ``exposure_ev``. Every value lies in
-    ``[exposure_ev, 0]``, so the low image is still never brighter than the high one.
+    so the brightest ``1 - quantile - width`` of the (blurred) image gets
+    ``highlight_fraction * exposure_ev`` (0 EV by default: kept as they are) and the darkest
+    ``quantile`` gets the full ``exposure_ev``. Every value lies in ``[exposure_ev, 0]``, so
+    the low image is still never brighter than the high one.
     """
     from scipy import ndimage
 
     if not exposure_ev <= 0.0:
         raise ValueError(f"exposure_ev must be <= 0, got {exposure_ev}")
+    if not 0.0 <= highlight_fraction <= 1.0:
+        raise ValueError(f"highlight_fraction must be in [0, 1], got {highlight_fraction}")
     encoded = linear_to_srgb(luminance(np.clip(linear, 0.0, 1.0)))
     sigma = max(float(blur_fraction) * max(encoded.shape), 0.5)
     blurred = ndimage.gaussian_filter(encoded.astype(np.float32), sigma, mode="reflect")
@@ -245,7 +252,8 @@ def backlight_ev_map(
     low_q, high_q = np.quantile(blurred, [quantile, upper])
     t = np.clip((blurred - low_q) / max(float(high_q - low_q), 1e-6), 0.0, 1.0)
     keep = t * t * (3.0 - 2.0 * t)
-    return np.minimum(np.float32(exposure_ev) * (1.0 - keep), 0.0).astype(np.float32)
+    ev = np.float32(exposure_ev) * (1.0 - keep * np.float32(1.0 - highlight_fraction))
+    return np.minimum(ev, 0.0).astype(np.float32)
 
 
 def luminance(linear: np.ndarray) -> np.ndarray:
@@ -323,6 +331,9 @@ class SynthesisOptions:
     backlight_prob: float = 0.0  # beyond the paper; off by default
     backlight_blur_range: tuple[float, float] = (0.01, 0.05)  # sigma / longer side, uniform
     backlight_quantile_range: tuple[float, float] = (0.3, 0.75)  # where darkening ends
+    # Fraction of E that the bright side of a backlight map still gets, uniform; (0, 0)
+    # keeps the highlights as they are (the trick as first shipped).
+    backlight_highlight_range: tuple[float, float] = (0.0, 0.0)
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -331,7 +342,7 @@ class SynthesisOptions:
 
         for name in ("exposure_range", "contrast_range", "saturation_range",
                      "noise_photons_range", "noise_read_range", "backlight_blur_range",
-                     "backlight_quantile_range"):
+                     "backlight_quantile_range", "backlight_highlight_range"):
             set_(name, _range(getattr(self, name), name))
         if self.exposure_range[1] > 0.0:
             raise ValueError(f"exposure_range must be <= 0 EV, got {self.exposure_range}")
@@ -343,6 +354,9 @@ class SynthesisOptions:
             raise ValueError("noise ranges must be positive")
         if self.backlight_blur_range[0] < 0.0:
             raise ValueError(f"backlight_blur_range must be >= 0, got {self.backlight_blur_range}")
+        if not (0.0 <= self.backlight_highlight_range[0] and self.backlight_highlight_range[1] <= 1.0):
+            raise ValueError(f"backlight_highlight_range must lie in [0, 1], got "
+                             f"{self.backlight_highlight_range}")
         if not (0.0 <= self.backlight_quantile_range[0]
                 and self.backlight_quantile_range[1] + BACKLIGHT_QUANTILE_WIDTH < 1.0):
             raise ValueError(f"backlight_quantile_range must lie in [0, "
@@ -391,6 +405,8 @@ def _synthesize_linear(
         "backlight": rng.random(),
         "backlight_blur": rng.uniform(*options.backlight_blur_range),
         "backlight_quantile": rng.uniform(*options.backlight_quantile_range),
+        # Drawn after those, for the same reason.
+        "backlight_highlight": rng.uniform(*options.backlight_highlight_range),
     }
     high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
     if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
@@ -407,10 +423,13 @@ def _synthesize_linear(
     exposure: float | np.ndarray = exposure_ev
     if draws["backlight"] < options.backlight_prob:
         exposure = backlight_ev_map(high, exposure_ev, draws["backlight_blur"],
-                                    draws["backlight_quantile"])
+                                    draws["backlight_quantile"],
+                                    highlight_fraction=draws["backlight_highlight"])
         params["tricks"].append("backlight")
         params["backlight_blur"] = round(float(draws["backlight_blur"]), 6)
         params["backlight_quantile"] = round(float(draws["backlight_quantile"]), 6)
+        if options.backlight_highlight_range != (0.0, 0.0):
+            params["backlight_highlight"] = round(float(draws["backlight_highlight"]), 6)
     low = apply_exposure_contrast(high, exposure, contrast)
     if draws["noise"] < options.noise_prob:
         low = add_sensor_noise(low, draws["noise_photons"], draws["noise_read"],
@@ -875,6 +894,10 @@ def _define_flags():
                       [str(v) for v in defaults.backlight_quantile_range],
                       "Luminance quantile where the backlight darkening starts to fade, "
                       "uniform (low,high).")
+    flags.DEFINE_list("backlight_highlight_range",
+                      [str(v) for v in defaults.backlight_highlight_range],
+                      "Fraction of E that the bright side of a backlit pair still gets, "
+                      "uniform (low,high) in [0, 1]; 0 keeps the highlights.")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -913,6 +936,8 @@ def _run(argv: Sequence[str]) -> int:
                                        "backlight_blur_range"),
             backlight_quantile_range=_pair(flag_values.backlight_quantile_range,
                                            "backlight_quantile_range"),
+            backlight_highlight_range=_pair(flag_values.backlight_highlight_range,
+                                            "backlight_highlight_range"),
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

@@ -36,6 +36,23 @@ def test_recipe_errors_name_the_problem(tmp_path):
         recipe.load(bad)
 
 
+def test_a_step_folder_from_another_step_is_never_reused(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    for n in range(4):
+        (source / f"{n}.png").write_bytes(b"not read by select")
+    step = {"kind": "select", "output": "some", "input": str(source), "first": 2}
+    made = {"name": "x", "data": [step], "stages": []}
+    recipe.build(made, tmp_path / "data", log=io.StringIO())
+    assert sorted(os.listdir(tmp_path / "data" / "some")) == [recipe.STEP_FILE, "0.png", "1.png"]
+    log = io.StringIO()
+    recipe.build(made, tmp_path / "data", log=log)  # the same step: skipped
+    assert "exists, skipped" in log.getvalue()
+    changed = {"name": "y", "data": [{**step, "first": 3}], "stages": []}
+    with pytest.raises(recipe.RecipeError, match="different data step"):
+        recipe.build(changed, tmp_path / "data", log=io.StringIO())
+
+
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_paths_name_no_machine(path):
     text = path.read_text()
@@ -52,7 +69,8 @@ def test_validation_splits_stay_out_of_training(tmp_path):
     loaded = recipe.load(ROOT / "recipes" / "gladnet_real8.json")
     only = ["src-fivek-train", "src-fivek-val", "lol-more-train", "val-lol20", "src-bsds-train", "src-bsds-val"]
     recipe.build(loaded, tmp_path, only=only, log=io.StringIO())
-    names = {n: set(os.listdir(tmp_path / n / ("low" if "lol" in n else ""))) for n in only}
+    names = {n: {f for f in os.listdir(tmp_path / n / ("low" if "lol" in n else ""))
+                 if not f.startswith(".")} for n in only}
     fivek_train = {n.split("-")[0] for n in names["src-fivek-train"]}
     assert len(fivek_train) == 400 and max(fivek_train) == "a4900"  # a4901-a5000 validate
     assert not names["lol-more-train"] & names["val-lol20"]

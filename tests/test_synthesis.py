@@ -259,6 +259,31 @@ def test_backlit_low_image_keeps_its_highlights():
     np.testing.assert_allclose(low[:, :28], high[:, :28] / 16.0, rtol=1e-5)
     np.testing.assert_array_equal(low[:, 52:], high[:, 52:])
     assert params["backlight_blur"] == 0.01 and params["backlight_quantile"] == 0.3
+    assert "backlight_highlight" not in params  # the trick as first shipped records nothing new
+
+
+def test_night_backlight_darkens_the_highlights_by_a_fraction_of_e():
+    image = left_to_right_ramp()
+    ev = synthesis.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
+                                    highlight_fraction=0.25)
+    np.testing.assert_allclose(ev[:, :28], -4.0)
+    np.testing.assert_allclose(ev[:, 52:], -1.0)
+    assert np.all(np.diff(ev[10]) >= 0.0)
+    with pytest.raises(ValueError):
+        synthesis.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
+                                   highlight_fraction=1.5)
+    base = {**PLAIN, "backlight_prob": 1.0, "contrast_range": (0.0, 0.0),
+            "exposure_range": (-4.0, -4.0), "backlight_blur_range": (0.01, 0.01),
+            "backlight_quantile_range": (0.3, 0.3)}
+    night = SynthesisOptions(**{**base, "backlight_highlight_range": (0.25, 0.25)})
+    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), night)
+    np.testing.assert_allclose(low[:, 52:], high[:, 52:] / 2.0, rtol=1e-5)  # -1 EV
+    np.testing.assert_allclose(low[:, :28], high[:, :28] / 16.0, rtol=1e-5)
+    assert params["backlight_highlight"] == 0.25
+    # The new draw comes last: E, C, blur and quantile match the trick without it.
+    _, _, old = synthesis._synthesize_linear(image, np.random.default_rng(0),
+                                             SynthesisOptions(**base))
+    assert {k: old[k] for k in old} == {k: params[k] for k in old}
 
 
 def test_options_are_validated():
@@ -278,6 +303,8 @@ def test_options_are_validated():
         SynthesisOptions(backlight_quantile_range=(0.5, 0.9))
     with pytest.raises(ValueError):
         SynthesisOptions(backlight_blur_range=(-0.01, 0.05))
+    with pytest.raises(ValueError):
+        SynthesisOptions(backlight_highlight_range=(0.2, 1.2))
 
 
 # ----------------------------------------------------------------- determinism
