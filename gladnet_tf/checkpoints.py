@@ -10,7 +10,14 @@ import json
 import os
 import sys
 
-CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints")
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# In a checkout, the repository's checkpoints/ folder; in an installed package, the same files
+# as package data (pyproject.toml maps checkpoints/ to gladnet_tf/weights/).
+CHECKPOINT_DIR = next(
+    (folder for folder in (os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints"),
+                           os.path.join(_PACKAGE_DIR, "weights"))
+     if os.path.isfile(os.path.join(folder, "MANIFEST.json"))),
+    os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoints"))
 MANIFEST = os.path.join(CHECKPOINT_DIR, "MANIFEST.json")
 
 HOW_TO_GET_WEIGHTS = (
@@ -38,6 +45,48 @@ def default_weights(manifest=MANIFEST):
     path = os.path.join(os.path.dirname(manifest), entry or "")
     if not entry or not os.path.isfile(path):
         raise FileNotFoundError(f"{manifest} names {entry!r}, which is missing. " + HOW_TO_GET_WEIGHTS)
+    return path
+
+
+def preset_name(filename):
+    """``gladnet_backlit3_p256-6e52689b.weights.h5`` -> ``gladnet_backlit3_p256``."""
+    stem = filename[: -len(".weights.h5")] if filename.endswith(".weights.h5") else filename
+    base, _, digest = stem.rpartition("-")
+    return base if base and len(digest) == 8 else stem
+
+
+def presets(manifest=MANIFEST):
+    """The shipped weights by preset name: ``{name: record}``, the default first.
+
+    Each record is the MANIFEST entry (``file``, ``sha256``, ``config`` with the data and
+    schedule, ``progress`` with steps and wall time, ``evaluation`` with PSNR/SSIM, ``note``)
+    plus ``path`` (the file on this machine) and ``default`` (True for the one ``test.py``
+    uses). See checkpoints/README.md and RESULTS.md for how each was made and scores.
+    """
+    if not os.path.exists(manifest):
+        return {}
+    with open(manifest) as f:
+        loaded = json.load(f)
+    folder = os.path.dirname(manifest)
+    found = {}
+    for filename, record in sorted(loaded.get("weights", {}).items(),
+                                   key=lambda item: item[0] != loaded.get("default")):
+        found[preset_name(filename)] = {**record, "path": os.path.join(folder, filename),
+                                        "default": filename == loaded.get("default")}
+    return found
+
+
+def preset_path(name, manifest=MANIFEST):
+    """The weights file of preset ``name`` (or ``"default"``); ValueError lists the known ones."""
+    if name == "default":
+        return default_weights(manifest)
+    known = presets(manifest)
+    if name not in known:
+        raise ValueError(f"unknown GLADNet preset {name!r}; known presets: "
+                         f"{', '.join(['default', *known]) if known else 'none (no ' + manifest + ')'}")
+    path = known[name]["path"]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"preset {name!r}: {path} is missing. " + HOW_TO_GET_WEIGHTS)
     return path
 
 

@@ -178,8 +178,13 @@ def _define_flags():
     flags.mark_flags_as_required(["tf1_checkpoint", "output"])
 
 
-if __name__ == "__main__":
+def run():
+    """The ``gladnet-convert`` command: defines the flags, runs ``main``, exits."""
     from absl import app
 
     _define_flags()
     app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

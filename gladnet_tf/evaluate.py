@@ -160,9 +160,14 @@ def _define_flags():
     flags.mark_flag_as_required("data")
 
 
-if __name__ == "__main__":
+def run():
+    """The ``gladnet-evaluate`` command: defines the flags, runs ``main``, exits."""
     from absl import app
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _define_flags()
     app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

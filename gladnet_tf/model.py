@@ -189,6 +189,19 @@ class GLADNet(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    @classmethod
+    def from_preset(cls, name="default"):
+        """A GLADNet with shipped weights: ``GLADNet.from_preset("gladnet_backlit3_p256")``.
+
+        ``name`` is a preset of ``gladnet_tf.presets()`` (the shipped ``checkpoints/`` files
+        without their sha256 suffix) or ``"default"`` (the weights ``test.py`` uses). An
+        unknown name raises ValueError listing the known ones. Nothing is downloaded: the
+        weights travel with the checkout and the installed package.
+        """
+        from gladnet_tf import checkpoints
+
+        return load(checkpoints.preset_path(name))
+
     @property
     def global_layer_names(self):
         """Names of the layers that compute the 96x96 illumination map, in order."""
