@@ -97,7 +97,15 @@ def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
     process = subprocess.Popen([sys.executable, *train_args(dataset, killed, *args)], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not (killed / "checkpoints" / "ckpt-4.index").exists():
+    state = killed / "checkpoints" / "checkpoint"  # written after the shards: ckpt-4 is complete
+
+    def has_checkpoint_4():
+        try:
+            return '"ckpt-4"' in state.read_text()
+        except OSError:
+            return False
+
+    while time.time() < deadline and not has_checkpoint_4():
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
