@@ -1,16 +1,8 @@
-"""Enhance low-light images (and videos) with GLADNet.
+"""Thin wrapper over gladnet_tf/commands/enhance.py (its docstring is this command's help)."""
 
-    python test.py --input sample_images --output_dir enhanced
-    python test.py --input photos/ --recursive --output_dir out --format same --weights FILE
-    python test.py --input clip.mov --output_dir out --video_smoothing 0.8
+from gladnet_tf.commands import enhance as _command  # noqa: E402  (defines the flags)
 
-PATH may be one file or a folder (PNG, JPEG, BMP, TIFF, WebP; videos: MP4, MOV, AVI, MKV,
-WebM, which need requirements-video.txt). Outputs keep relative paths and names; PNG by
-default, MP4 for videos. A file that cannot be processed is reported on one line and the run
-goes on; the exit code is 1 if any file failed.
-"""
-
-from gladnet_tf.commands.enhance import run  # noqa: E402  (defines the flags)
+__doc__ = _command.__doc__  # absl prints the main module's docstring for --help
 
 if __name__ == "__main__":
-    run()
+    _command.run()

@@ -1,14 +1,8 @@
-"""Train GLADNet on paired low/normal-light images.
+"""Thin wrapper over gladnet_tf/commands/train.py (its docstring is this command's help)."""
 
-    python train.py --data DATA_DIR --run_dir runs/my_run [--val_data VAL_DIR] [--preset cpu]
-    python train.py --preset smoke --data DATA_DIR --run_dir /tmp/smoke   # seconds on a CPU
-    python train.py --recipe recipes/gladnet_real8.json --data_root runs/data/real8 --run_dir runs/real8
+from gladnet_tf.commands import train as _command  # noqa: E402  (defines the flags)
 
-DATA_DIR holds low/ and high/ (or normal/) with pairs matched by file name. Run the same
-command again to resume a killed run. See README.md ("Training").
-"""
-
-from gladnet_tf.commands.train import run  # noqa: E402  (defines the flags)
+__doc__ = _command.__doc__  # absl prints the main module's docstring for --help
 
 if __name__ == "__main__":
-    run()
+    _command.run()
