@@ -92,13 +92,21 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
   ``backlight_highlight_range`` above 0 the bright parts are darkened too, by that fraction
   of E (a night scene: lamps and lit facades a little under-exposed, the rest much more), so
   the network also learns to lift the highlights of a night photo, not only its shadows.
+- target lift (beyond the paper, off by default): the high image of a synthetic pair is
+  rendered brighter than its source, ``high <- high ** g`` on sRGB-encoded values with
+  ``g = 1 - s * d``, ``s`` uniform in ``target_lift_range`` and ``d = min(1, E / -5)`` the
+  darkness of the pair (1 at the paper's lowest E, 0 at E = 0). The low image still comes
+  from the unlifted source, so a dark input is asked for a brighter, shadow-lifted result
+  (the official outputs' tone curve lifts shadows and highlights of a night photo), while a
+  barely darkened one keeps its source's tones. Gray stays gray (the power is per channel).
 - sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
   the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
   (log-uniform in ``noise_read_range``).
 
 Order within a synthetic pair: exposure (a number, or the backlight map) and contrast, then
-noise (low), then saturation, then gray. Black and white pairs get no other trick.
+noise (low), then saturation, then gray, then the target lift (high). Black and white pairs
+get no other trick.
 
 Determinism: each output variant draws from its own generator, seeded by ``--seed``, the
 source's path relative to ``--input`` and the variant index, so results do not depend on the
@@ -334,6 +342,8 @@ class SynthesisOptions:
     # Fraction of E that the bright side of a backlight map still gets, uniform; (0, 0)
     # keeps the highlights as they are (the trick as first shipped).
     backlight_highlight_range: tuple[float, float] = (0.0, 0.0)
+    # Strength s of the target lift (sRGB power 1 - s * darkness), uniform; (0, 0) is off.
+    target_lift_range: tuple[float, float] = (0.0, 0.0)
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -342,7 +352,8 @@ class SynthesisOptions:
 
         for name in ("exposure_range", "contrast_range", "saturation_range",
                      "noise_photons_range", "noise_read_range", "backlight_blur_range",
-                     "backlight_quantile_range", "backlight_highlight_range"):
+                     "backlight_quantile_range", "backlight_highlight_range",
+                     "target_lift_range"):
             set_(name, _range(getattr(self, name), name))
         if self.exposure_range[1] > 0.0:
             raise ValueError(f"exposure_range must be <= 0 EV, got {self.exposure_range}")
@@ -357,6 +368,8 @@ class SynthesisOptions:
         if not (0.0 <= self.backlight_highlight_range[0] and self.backlight_highlight_range[1] <= 1.0):
             raise ValueError(f"backlight_highlight_range must lie in [0, 1], got "
                              f"{self.backlight_highlight_range}")
+        if not (0.0 <= self.target_lift_range[0] and self.target_lift_range[1] < 1.0):
+            raise ValueError(f"target_lift_range must lie in [0, 1), got {self.target_lift_range}")
         if not (0.0 <= self.backlight_quantile_range[0]
                 and self.backlight_quantile_range[1] + BACKLIGHT_QUANTILE_WIDTH < 1.0):
             raise ValueError(f"backlight_quantile_range must lie in [0, "
@@ -407,6 +420,7 @@ def _synthesize_linear(
         "backlight_quantile": rng.uniform(*options.backlight_quantile_range),
         # Drawn after those, for the same reason.
         "backlight_highlight": rng.uniform(*options.backlight_highlight_range),
+        "target_lift": rng.uniform(*options.target_lift_range),  # last, likewise
     }
     high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
     if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
@@ -449,7 +463,24 @@ def _synthesize_linear(
     if gray:
         low, high = reduce_saturation(low, 0.0), reduce_saturation(high, 0.0)
         params["tricks"].append("gray")
+    if options.target_lift_range != (0.0, 0.0):
+        power = target_lift_power(exposure_ev, float(draws["target_lift"]))
+        high = srgb_to_linear(linear_to_srgb(high) ** np.float32(power))
+        params["tricks"].append("target_lift")
+        params["target_lift_power"] = round(power, 6)
     return low, high, params
+
+
+TARGET_LIFT_FULL_EV = -5.0  # the paper's lowest E: the darkness at which the full lift applies
+
+
+def target_lift_power(exposure_ev: float, strength: float) -> float:
+    """The sRGB power ``g = 1 - strength * min(1, E / -5)`` of the target lift (``g`` in
+    (0, 1]; 1 at E = 0, ``1 - strength`` at E <= -5 EV)."""
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"target lift strength must be in [0, 1), got {strength}")
+    darkness = min(1.0, max(0.0, exposure_ev / TARGET_LIFT_FULL_EV))
+    return 1.0 - strength * darkness
 
 
 def synthesize_pair(
@@ -898,6 +929,9 @@ def _define_flags():
                       [str(v) for v in defaults.backlight_highlight_range],
                       "Fraction of E that the bright side of a backlit pair still gets, "
                       "uniform (low,high) in [0, 1]; 0 keeps the highlights.")
+    flags.DEFINE_list("target_lift_range", [str(v) for v in defaults.target_lift_range],
+                      "Strength s of the target lift: the high image's sRGB values are "
+                      "raised to 1 - s * min(1, E / -5); uniform (low,high) in [0, 1); 0 is off.")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -938,6 +972,7 @@ def _run(argv: Sequence[str]) -> int:
                                            "backlight_quantile_range"),
             backlight_highlight_range=_pair(flag_values.backlight_highlight_range,
                                             "backlight_highlight_range"),
+            target_lift_range=_pair(flag_values.target_lift_range, "target_lift_range"),
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

@@ -492,3 +492,32 @@ def test_raw_black_level_maps_to_zero():
     # ... but keeps a stored non-zero black level (the DNG's 512).
     auto_dng = synthesis.read_raw_linear(dng, max_side=256, black_point="auto")
     assert auto_dng.info["black_level_used"] == black == 512
+
+
+def test_target_lift_brightens_only_the_target_and_more_for_darker_pairs():
+    image = left_to_right_ramp()
+    base = {**PLAIN, "contrast_range": (0.0, 0.0), "exposure_range": (-4.0, -4.0)}
+    lifted = SynthesisOptions(**{**base, "target_lift_range": (0.5, 0.5)})
+    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), lifted)
+    plain_low, plain_high, plain = synthesis._synthesize_linear(
+        image, np.random.default_rng(0), SynthesisOptions(**base))
+    np.testing.assert_array_equal(low, plain_low)  # the input comes from the unlifted source
+    power = 1.0 - 0.5 * (4.0 / 5.0)
+    assert params["target_lift_power"] == pytest.approx(power)
+    expected = synthesis.linear_to_srgb(plain_high) ** power
+    np.testing.assert_allclose(synthesis.linear_to_srgb(high), expected, atol=2e-5)
+    inner = plain_high[:, 10:-10]
+    assert np.all(high[:, 10:-10] > inner)  # every mid-tone brighter
+    assert {k: plain[k] for k in plain if k != "tricks"} == {
+        k: params[k] for k in plain if k != "tricks"}  # the new draw comes last
+    assert synthesis.target_lift_power(0.0, 0.5) == 1.0
+    assert synthesis.target_lift_power(-7.0, 0.5) == 0.5
+    assert synthesis.target_lift_power(-2.5, 0.4) == pytest.approx(0.8)
+    with pytest.raises(ValueError):
+        SynthesisOptions(target_lift_range=(0.2, 1.0))
+    gray = SynthesisOptions(**{**base, "gray_prob": 1.0, "target_lift_range": (0.5, 0.5)})
+    _, gray_high, _ = synthesis._synthesize_linear(
+        np.random.default_rng(1).random((8, 8, 3)).astype(np.float32),
+        np.random.default_rng(0), gray)
+    np.testing.assert_array_equal(gray_high[..., 0], gray_high[..., 1])
+    np.testing.assert_array_equal(gray_high[..., 2], gray_high[..., 1])
