@@ -283,26 +283,11 @@ def verify_litert(model, path, tolerance=VERIFY_TOLERANCE):
 # ---- ONNX ---------------------------------------------------------------------------------
 
 
-def _legacy_source_indices(in_size, out_size):
-    """Source index of each output of TF's legacy nearest resize, in portable ops.
-
-    TensorFlow's kernel: ``min(floor(float32(i) * (float32(in) / float32(out))), in - 1)``.
-    ``divide_no_nan`` is that division (``out`` >= 1) spelt so that graph optimisers leave it
-    alone; see the module docstring.
-    """
-    scale = tf.math.divide_no_nan(tf.cast(in_size, tf.float32), tf.cast(out_size, tf.float32))
-    product = tf.cast(tf.range(out_size), tf.float32) * scale
-    return tf.minimum(tf.cast(tf.floor(product), tf.int32), in_size - 1)
-
-
 class GatherNearestResize(model_lib.LegacyNearestResize):
     """``LegacyNearestResize`` as two gathers (same output, no ``Resize`` op). Not saved."""
 
     def resize(self, images, size):
-        shape = tf.shape(images)
-        rows = _legacy_source_indices(shape[1], size[0])
-        cols = _legacy_source_indices(shape[2], size[1])
-        return tf.gather(tf.gather(images, rows, axis=1), cols, axis=2)
+        return model_lib.gather_resize(images, size)
 
 
 def portable_model(model):

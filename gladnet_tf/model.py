@@ -24,9 +24,35 @@ All eight resizes are TF1 ``resize_nearest_neighbor`` (``align_corners=False``,
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 _PACKAGE = "gladnet_tf"
+
+
+def legacy_source_indices(in_size, out_size):
+    """Source row (or column) of each output of TF1's nearest resize, int32 of length out_size.
+
+    The rule of TensorFlow's kernel: ``min(floor(float32(i) * (float32(in) / float32(out))),
+    in - 1)`` (no half-pixel centres, no corner alignment). Written with ``keras.ops`` so it
+    runs on every backend, with Python ints (static shapes) or TF scalars (dynamic shapes,
+    the exported graphs). The division is ``divide_no_nan`` (``out`` >= 1, so the same
+    value) because graph optimisers leave that op alone (see ``export``).
+    """
+    scale = ops.divide_no_nan(ops.cast(in_size, "float32"), ops.cast(out_size, "float32"))
+    product = ops.cast(ops.arange(out_size), "float32") * scale
+    return ops.minimum(ops.cast(ops.floor(product), "int32"), ops.cast(in_size, "int32") - 1)
+
+
+def gather_resize(images, size):
+    """(B, h, w, C) -> (B, size[0], size[1], C) by two gathers at ``legacy_source_indices``."""
+    shape = ops.shape(images)
+    rows = legacy_source_indices(shape[1], size[0])
+    cols = legacy_source_indices(shape[2], size[1])
+    return ops.take(ops.take(images, rows, axis=1), cols, axis=2)
+
+
+def _on_tensorflow():
+    return keras.backend.backend() == "tensorflow"
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -37,9 +63,11 @@ class LegacyNearestResize(keras.layers.Layer):
     use half-pixel centres (source = floor((i + 0.5) * in / out)), a different function. The
     original GLADNet graph was built with TF 1.10's ``tf.image.resize_nearest_neighbor``,
     whose only behaviour was ``align_corners=False, half_pixel_centers=False``; with the
-    half-pixel rule 72-82 % of the output pixels of the original weights change. So this layer
-    calls TensorFlow's ``ResizeNearestNeighbor`` op with both flags off, which is exactly the
-    op in the original graph (and has a registered gradient, and LiteRT/ONNX equivalents).
+    half-pixel rule 72-82 % of the output pixels of the original weights change. On the
+    TensorFlow backend this layer calls TensorFlow's ``ResizeNearestNeighbor`` op with both
+    flags off, which is exactly the op in the original graph (fast, with a registered
+    gradient, and LiteRT/ONNX equivalents); on JAX and PyTorch it gathers at
+    ``legacy_source_indices`` (the same pixels, so the same outputs).
 
     Args:
         size: ``(height, width)`` to resize to, or ``None`` to resize the first input to the
@@ -53,16 +81,26 @@ class LegacyNearestResize(keras.layers.Layer):
     def call(self, inputs):
         if self.size is None:
             images, reference = inputs
-            size = tf.shape(reference)[1:3]
+            if _on_tensorflow():
+                import tensorflow as tf
+
+                size = tf.shape(reference)[1:3]
+            else:
+                size = ops.shape(reference)[1:3]
         else:
             images = inputs
-            size = tf.constant(self.size, dtype=tf.int32)
+            size = self.size
         return self.resize(images, size)
 
     def resize(self, images, size):
         """(B, h, w, C) -> (B, size[0], size[1], C), same dtype, legacy index rule."""
+        if not _on_tensorflow():
+            return gather_resize(images, size)
+        import tensorflow as tf
+
         return tf.raw_ops.ResizeNearestNeighbor(
-            images=images, size=size, align_corners=False, half_pixel_centers=False
+            images=images, size=tf.convert_to_tensor(size, dtype=tf.int32),
+            align_corners=False, half_pixel_centers=False
         )
 
     def compute_output_shape(self, input_shape):

@@ -191,11 +191,11 @@ def test_legacy_indices_match_tensorflow_op():
         return tf.cast(tf.reshape(picked, [-1]), tf.int32).numpy()
 
     def to_96(in_size):  # the output size is a graph constant, as in the model
-        return export._legacy_source_indices(in_size, tf.constant(96))
+        return model_lib.legacy_source_indices(in_size, tf.constant(96))
 
     traced_in = tf.function(to_96, input_signature=[tf.TensorSpec([], tf.int32)])
     traced_out = tf.function(
-        lambda out_size: export._legacy_source_indices(tf.constant(96), out_size),
+        lambda out_size: model_lib.legacy_source_indices(tf.constant(96), out_size),
         input_signature=[tf.TensorSpec([], tf.int32)],
     )
     for side in [1, 2, 20, 37, 40, 53, 64, 80, 96, 108, 112, 200, 224, 800, 1023]:
@@ -227,7 +227,7 @@ def test_parity_sizes_detect_other_resize_conventions(model, monkeypatch):
         return tf.minimum(tf.cast(tf.floor(i / scale), tf.int32), in_size - 1)
 
     for rule, shapes in [(half_pixel, PARITY_SHAPES), (divide_by_scale, PARITY_SHAPES[1:])]:
-        monkeypatch.setattr(export, "_legacy_source_indices", rule)
+        monkeypatch.setattr(model_lib, "legacy_source_indices", rule)
         wrong = export.portable_model(model)
         for shape in shapes:
             x = np.random.default_rng(0).random(shape, dtype=np.float32)
