@@ -11,6 +11,7 @@ wrong in one line.
 """
 
 import dataclasses
+import glob
 import io
 import os
 import re
@@ -381,6 +382,42 @@ def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
         raise ImageError(path, f"cannot write ({error.strerror or error})") from None
 
 
+def _wanted(name, extensions):
+    """Whether a file name is one to enhance: a known extension, and not hidden."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions
+
+
+def is_pattern(root):
+    """Whether ``root`` is a glob pattern (``*``, ``?`` or ``[...]``) rather than a path that
+    exists (a file or folder whose name holds such characters is taken as it is)."""
+    root = os.fspath(root)
+    return glob.has_magic(root) and not os.path.exists(root)
+
+
+def glob_base(pattern):
+    """The folder that a glob pattern's matches are relative to: its leading components
+    without wildcards (``shots/2024-*/*.jpg`` -> ``shots``; ``*.png`` -> ``.``)."""
+    parts = os.fspath(pattern).split(os.sep)
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or (os.sep if os.fspath(pattern).startswith(os.sep) else ".")
+
+
+def _through_linked_folder(path, base):
+    """Whether ``path`` lies below a symbolic link to a folder somewhere under ``base``."""
+    current = base
+    for part in os.path.relpath(os.path.dirname(path), base).split(os.sep):
+        if part in (".", ".."):
+            continue
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return True
+    return False
+
+
 def find_images(root, recursive=False, exclude=(), extensions=None):
     """Image files under ``root`` (or ``root`` itself if it is a file), sorted.
 
@@ -389,14 +426,33 @@ def find_images(root, recursive=False, exclude=(), extensions=None):
     files and folders (names starting with ".", such as macOS "._photo.jpg" companions) are
     ignored. ``extensions`` (lower case, with the dot) replaces the image extensions, e.g. to
     find videos too.
+
+    ``root`` may also be a glob pattern (see ``is_pattern``; ``**`` spans folders when
+    ``recursive``): each match is taken as a root of its own (a file with a wanted name, or a
+    folder searched as above); matches inside ``exclude`` or below a link to a folder are left
+    out.
     """
     root = os.fspath(root)
     extensions = EXTENSIONS if extensions is None else {e.lower() for e in extensions}
+    excluded = {os.path.realpath(e) for e in exclude}
+    if is_pattern(root):
+        found = set()
+        base = glob_base(root)
+        for match in glob.glob(root, recursive=recursive):
+            real = os.path.realpath(match)
+            if any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in excluded):
+                continue
+            if _through_linked_folder(match, base):
+                continue
+            if os.path.isdir(match):
+                found.update(find_images(match, recursive, exclude, extensions))
+            elif _wanted(os.path.basename(match), extensions):
+                found.add(match)
+        return sorted(found)
     if os.path.isfile(root):
         return [root]
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such file or folder")
-    excluded = {os.path.realpath(e) for e in exclude}
     found = []
     for folder, subfolders, files in os.walk(root, followlinks=False):
         subfolders[:] = sorted(
@@ -406,7 +462,7 @@ def find_images(root, recursive=False, exclude=(), extensions=None):
         if not recursive:
             subfolders[:] = []
         for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
+            if _wanted(name, extensions):
                 found.append(os.path.join(folder, name))
     return sorted(found)
 

@@ -147,3 +147,25 @@ def test_find_images_skips_output_folder_and_other_files(tmp_path):
     found = images.find_images(tmp_path, recursive=True, exclude=[tmp_path / "out"])
     assert [os.path.relpath(p, tmp_path) for p in found] == ["a.png", "b.JPG", "sub/c.webp"]
     assert [os.path.relpath(p, tmp_path) for p in images.find_images(tmp_path)] == ["a.png", "b.JPG"]
+
+
+def test_find_images_takes_a_glob_pattern(tmp_path):
+    for path in ["a.png", "b.jpg", ".hidden.png", "notes.txt", "2024-01/c.png", "2024-01/deep/d.png",
+                 "2024-02/e.webp", "out/old.png"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"x")
+    os.symlink(tmp_path, tmp_path / "2024-01" / "loop")
+
+    def found(pattern, recursive=False):
+        paths = images.find_images(str(tmp_path / pattern), recursive=recursive, exclude=[tmp_path / "out"])
+        return [os.path.relpath(p, tmp_path) for p in paths]
+
+    assert found("*.png") == ["a.png"]
+    # A match that is a folder is searched (here without subfolders); out/ is excluded.
+    assert found("*") == ["2024-01/c.png", "2024-02/e.webp", "a.png", "b.jpg"]
+    assert found("2024-*") == ["2024-01/c.png", "2024-02/e.webp"]
+    assert found("**/*.png", recursive=True) == ["2024-01/c.png", "2024-01/deep/d.png", "a.png"]
+    assert found("nothing-*.png") == []
+    assert images.is_pattern(str(tmp_path / "*.png")) and not images.is_pattern(str(tmp_path / "a.png"))
+    assert images.glob_base("shots/2024-*/*.jpg") == "shots" and images.glob_base("*.png") == "."
+    assert images.glob_base("/data/in/**/*.png") == "/data/in"

@@ -1,5 +1,7 @@
 """Enhancer: exact tiling, no retracing, output planning."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -101,3 +103,26 @@ def test_tiles_partition_awkward_shapes(model, algorithm, height, width, tile):
     # Winograd rounds the tile side and the tile starts up to multiples of 4.
     slack = 0 if algorithm == "direct" else 4 * (height + width) + 16
     check_tiles(tiles, height, width, enhancer.tile, slack=slack)
+
+
+@pytest.mark.parametrize("options", [{}, {"algorithm": "winograd"}, {"tile": 16}, {"tile": 0}])
+def test_enhance_batch_equals_one_image_at_a_time(model, options):
+    rng = np.random.default_rng(12)
+    shapes = [(37, 53)] * 3 + [(40, 40)] * 2 + [(1, 5), (300, 200), (1, 5), (33, 40)]
+    batch = [rng.random((*shape, 3), dtype=np.float32) for shape in shapes]
+    enhancer = inference.Enhancer(model, **options)
+    outputs = enhancer.enhance_batch(batch)
+    assert len(outputs) == len(batch)
+    for output, rgb in zip(outputs, batch):
+        np.testing.assert_array_equal(output, enhancer.enhance(rgb))  # stacked or not: exact
+
+
+def test_plan_folder_names_glob_matches_relative_to_the_pattern_folder(tmp_path):
+    for name in ["in/a.png", "in/a.jpg", "in/s/b.png", "in/notes.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    out = tmp_path / "out"
+    jobs, _ = inference.plan_folder(str(tmp_path / "in" / "**" / "*.png"), str(out), recursive=True)
+    assert [os.path.relpath(j.target, out) for j in jobs] == ["a.png", "s/b.png"]
+    jobs, _ = inference.plan_folder(str(tmp_path / "in"), str(out), recursive=True)
+    assert [os.path.relpath(j.target, out) for j in jobs] == ["a_jpg.png", "a_png.png", "s/b.png"]

@@ -45,6 +45,17 @@ flags.mark_flags_as_required(["input", "output_dir"])
 FLAGS = flags.FLAGS
 
 
+def prepare_output_dir(path):
+    """Creates the output folder; returns None, or the problem in one line naming it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        return f"{path}: cannot create the output folder ({error.strerror})"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path}: output folder is not writable"
+    return None
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -61,13 +72,9 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    try:
-        os.makedirs(FLAGS.output_dir, exist_ok=True)
-    except OSError as error:
-        print(f"error: {FLAGS.output_dir}: cannot create the output folder ({error.strerror})", file=sys.stderr)
-        return 2
-    if not os.access(FLAGS.output_dir, os.W_OK | os.X_OK):
-        print(f"error: {FLAGS.output_dir}: output folder is not writable", file=sys.stderr)
+    problem = prepare_output_dir(FLAGS.output_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     fmt = "jpeg" if FLAGS.format == "jpeg" else FLAGS.format
     result = inference.enhance_files(

@@ -1,0 +1,247 @@
+"""Batch enhancement on Apache Beam: the folder job of ``test.py`` as a pipeline.
+
+    python -m gladnet_tf.beam --input 'photos/**/*.jpg' --recursive --output_dir out \\
+        --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
+
+The launcher plans the job exactly as ``test.py`` does (``inference.plan_folder``: the same
+files, the same output names, collisions and refusals), then the pipeline runs
+
+    plan -> Reshuffle -> read (images.read) -> RunInference(EnhancerHandler) -> write (atomic)
+
+and every file that cannot be done goes to one dead-letter file (JSON lines, sorted by path:
+``{"path", "stage", "reason"}``, stage one of "plan", "read", "enhance", "write") instead of
+failing the pipeline. Outputs are byte-identical to ``test.py``'s with the same options.
+
+``EnhancerHandler`` is a Beam ``ModelHandler``: each worker process loads the weights once
+(``load_model``, shared by the threads of that process) into an ``inference.Enhancer``;
+RunInference hands it batches of up to ``batch_size`` images, which ``Enhancer.enhance_batch``
+stacks by size when they are small and tiles when they are big (both exact).
+
+Paths of images and outputs must be the same on the launcher and on every worker (one machine,
+or a shared filesystem); the weights may also be a URL of a Beam filesystem (``gs://``,
+``s3://``, ``hdfs://``...), copied once per worker. See the README for clusters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+
+from gladnet_tf import images as images_lib
+from gladnet_tf import inference
+
+DEAD = "dead_letter"
+NAMESPACE = "gladnet"
+VIDEO_REASON = "a video: the Beam pipeline enhances images only (enhance videos with test.py)"
+DEFAULT_BATCH_SIZE = 8
+
+# A planned file, as it travels through the pipeline: (source, target, format, error);
+# target is None, and error says why, for a file refused when it was planned.
+Element = tuple[str, "str | None", str, "str | None"]
+
+
+def elements(jobs: Sequence[inference.Job], formats: dict[str, str]) -> list[Element]:
+    """``inference.plan_folder``'s jobs as the pipeline's input elements."""
+    return [(job.source, job.target, formats[job.source], job.error) for job in jobs]
+
+
+def dead_letter(source: str, stage: str, message: str) -> dict[str, str]:
+    """A dead-letter record; ``message`` as ``inference.failure_message`` writes it (the
+    file name first, which the record keeps apart in ``path``)."""
+    prefix = f"{source}: "
+    reason = message[len(prefix):] if message.startswith(prefix) else message
+    return {"path": source, "stage": stage, "reason": reason}
+
+
+def local_weights(weights: str | None) -> str:
+    """The weights as a file on this machine.
+
+    ``weights``: None (the default weights shipped with the installed package), a preset name
+    (``gladnet_tf.presets()``), a ``.weights.h5`` / ``.keras`` file, or a URL of a Beam
+    filesystem (``gs://...``), which is copied to a temporary file (once per call).
+    """
+    if weights and "://" in weights:
+        from apache_beam.io.filesystems import FileSystems
+
+        suffix = ".keras" if weights.endswith(".keras") else ".weights.h5"
+        path = os.path.join(tempfile.mkdtemp(prefix="gladnet-weights-"), "model" + suffix)
+        try:
+            with FileSystems.open(weights, compression_type="uncompressed") as source, open(path, "wb") as target:
+                shutil.copyfileobj(source, target)
+        except Exception as error:  # each filesystem raises its own kind
+            raise FileNotFoundError(f"{weights}: cannot read the weights ({type(error).__name__}: {error})") from None
+        return path
+    from gladnet_tf import api
+
+    return api._weights_path(weights)
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """An image that ``run_inference`` could not enhance, in place of its output."""
+
+    message: str  # as inference.failure_message writes it
+
+
+class EnhancerHandler(ModelHandler):
+    """A Beam ``ModelHandler`` for GLADNet: examples are ``(key, images.LoadedImage)`` with
+    key = ``(source, target, format)``; each prediction's ``inference`` is the raw output
+    (HxWx3 float32 in [0, inf), as ``Enhancer.enhance``) or a ``Failure``.
+
+    Args:
+        weights: as ``local_weights``; resolved on each worker when it loads the model.
+        tile, precision, algorithm: as ``inference.Enhancer``.
+        batch_size: at most this many images per RunInference batch (Beam adapts the size
+            between 1 and this to the measured speed).
+    """
+
+    def __init__(self, weights: str | None = None, tile: int = inference.DEFAULT_TILE,
+                 precision: str = "float32", algorithm: str = "direct",
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(min_batch_size=1, max_batch_size=batch_size)
+        self.weights, self.tile, self.precision, self.algorithm = weights, tile, precision, algorithm
+
+    def load_model(self) -> inference.Enhancer:
+        return inference.Enhancer(local_weights(self.weights), tile=self.tile,
+                                  precision=self.precision, algorithm=self.algorithm)
+
+    def run_inference(self, batch: Sequence[tuple], model: inference.Enhancer,
+                      inference_args: dict | None = None) -> Iterable[PredictionResult]:
+        try:
+            outputs = model.enhance_batch([loaded.rgb for _, loaded in batch])
+        except inference.FILE_ERRORS:
+            outputs = []  # one at a time, so that one image's failure is its own only
+            for (source, _, _), loaded in batch:
+                try:
+                    outputs.append(model.enhance(loaded.rgb))
+                except inference.FILE_ERRORS as error:
+                    outputs.append(Failure(inference.failure_message(source, error)))
+        return [PredictionResult(example, output) for example, output in zip(batch, outputs)]
+
+    def get_num_bytes(self, batch: Sequence[tuple]) -> int:
+        return sum(loaded.rgb.nbytes for _, loaded in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return NAMESPACE
+
+
+class ReadImages(beam.DoFn):
+    """element -> ``((source, target, format), images.LoadedImage)``; files refused when
+    planned, videos and unreadable files go to the ``DEAD`` output, existing outputs are
+    skipped with ``skip_existing`` (the rules of ``test.py``)."""
+
+    def __init__(self, skip_existing: bool = False, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS):
+        self.skip_existing, self.max_pixels = skip_existing, max_pixels
+
+    def setup(self):
+        self.skipped = beam.metrics.Metrics.counter(NAMESPACE, "skipped")
+
+    def process(self, element: Element):
+        source, target, fmt, error = element
+        try:
+            if inference.should_skip(inference.Job(source, target, error), self.skip_existing):
+                self.skipped.inc()
+                return
+        except inference.FILE_ERRORS as refused:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "plan", inference.failure_message(source, refused)))
+            return
+        try:
+            if fmt == "video":
+                raise images_lib.ImageError(source, VIDEO_REASON)
+            yield (source, target, fmt), images_lib.read(source, max_pixels=self.max_pixels)
+        except inference.FILE_ERRORS as failed:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "read", inference.failure_message(source, failed)))
+
+
+class WriteImages(beam.DoFn):
+    """PredictionResult -> the target path, written atomically (``inference.write_output``);
+    failures to the ``DEAD`` output."""
+
+    def __init__(self, jpeg_quality: int = 95):
+        self.jpeg_quality = jpeg_quality
+
+    def setup(self):
+        self.enhanced = beam.metrics.Metrics.counter(NAMESPACE, "enhanced")
+
+    def process(self, result: PredictionResult):
+        (source, target, fmt), loaded = result.example
+        if isinstance(result.inference, Failure):
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "enhance", result.inference.message))
+            return
+        try:
+            inference.write_output(target, result.inference, loaded, fmt, self.jpeg_quality)
+        except inference.FILE_ERRORS as error:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "write", inference.failure_message(source, error)))
+            return
+        self.enhanced.inc()
+        yield target
+
+
+def _failed_batch(failed) -> list[dict[str, str]]:
+    """RunInference's own dead letters, ``(batch, exception)``: one record per image."""
+    batch, error = failed
+    return [dead_letter(source, "enhance", inference.failure_message(source, error))
+            for (source, _, _), _ in batch]
+
+
+def build(pipeline: beam.Pipeline, planned: Sequence[Element], dead_letter_path: str, *,
+          weights: str | None = None, tile: int = inference.DEFAULT_TILE, precision: str = "float32",
+          algorithm: str = "direct", batch_size: int = DEFAULT_BATCH_SIZE, skip_existing: bool = False,
+          max_pixels: int = images_lib.DEFAULT_MAX_PIXELS, jpeg_quality: int = 95) -> beam.PCollection:
+    """Adds the enhancement of ``planned`` (see ``elements``) to ``pipeline``.
+
+    Writes the outputs, and the dead letters (JSON lines sorted by path; an empty file when
+    nothing failed) to ``dead_letter_path``. Returns the PCollection of written paths.
+    """
+    read = (
+        pipeline
+        | "Plan" >> beam.Create(list(planned))
+        | "Spread" >> beam.Reshuffle()
+        | "Read" >> beam.ParDo(ReadImages(skip_existing, max_pixels)).with_outputs(DEAD, main="images")
+    )
+    handler = EnhancerHandler(weights, tile, precision, algorithm, batch_size)
+    results, inference_failures = read.images | "Enhance" >> RunInference(handler).with_exception_handling()
+    written = results | "Write" >> beam.ParDo(WriteImages(jpeg_quality)).with_outputs(DEAD, main="written")
+    crashed = inference_failures.failed_inferences | "Unbatch failures" >> beam.FlatMap(_failed_batch)
+    _ = (
+        (read[DEAD], crashed, written[DEAD])
+        | "Dead letters" >> beam.Flatten()
+        | "All" >> beam.combiners.ToList()
+        | "Sorted" >> beam.FlatMap(lambda records: sorted(records, key=lambda r: (r["path"], r["stage"])))
+        | "JSON" >> beam.Map(lambda record: json.dumps(record, ensure_ascii=False, sort_keys=True))
+        | "Write dead letters" >> beam.io.WriteToText(dead_letter_path, shard_name_template="", num_shards=1)
+    )
+    return written.written
+
+
+def counter(result, name: str) -> int | None:
+    """The committed value of one of the pipeline's counters, or None if the runner has none."""
+    try:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))["counters"]
+    except Exception:  # runners without metrics support raise various errors
+        return None
+    return int(sum(c.committed or 0 for c in found)) if found else 0
+
+
+def read_dead_letters(path: str) -> list[dict]:
+    """The records of a dead-letter file."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+
+if __name__ == "__main__":
+    from gladnet_tf.commands import beam_enhance
+
+    beam_enhance.run()

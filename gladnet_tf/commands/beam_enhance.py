@@ -1,0 +1,113 @@
+"""Enhance a folder of low-light images on Apache Beam: ``python -m gladnet_tf.beam``.
+
+    python -m gladnet_tf.beam --input photos --output_dir out
+    python -m gladnet_tf.beam --input 'shoots/**/*.jpg' --recursive --output_dir out \\
+        --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
+    python -m gladnet_tf.beam --input /mnt/shared/in --output_dir /mnt/shared/out \\
+        --runner FlinkRunner --flink_master HOST:8081 --environment_type PROCESS ...
+
+The options are those of ``test.py`` (one set of flags: ``commands/enhance.py``), plus
+``--batch_size`` and ``--dead_letter``; any other argument is a Beam pipeline option
+(``--runner``, ``--direct_num_workers``, ``--project``...). ``--input`` may also be a glob
+pattern (quote it). Outputs are those ``test.py`` writes, under the same names; every file that
+cannot be enhanced is one line of the dead-letter file (JSON: path, stage, reason). Exit code: 0,
+1 if any file failed (all named in the dead letters), 2 if nothing could start.
+Needs ``pip install -r requirements-beam.txt``.
+"""
+
+import logging
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from gladnet_tf.commands import enhance  # noqa: E402  (defines the flags of test.py)
+
+flags.DEFINE_integer("batch_size", 8, "At most this many images per RunInference batch (Beam adapts the size "
+                     "to the measured speed); small images of one size are enhanced together.")
+flags.DEFINE_string("dead_letter", None, "Where to write the dead letters, one JSON line per file that could not "
+                    "be enhanced (default: OUTPUT_DIR/dead_letter.jsonl; rewritten by each run).")
+flags.register_validator("batch_size", lambda n: n >= 1, "--batch_size must be >= 1")
+FLAGS = flags.FLAGS
+DEAD_LETTER_NAME = "dead_letter.jsonl"
+
+
+def _weights_for_workers(weights):
+    """Checks the weights here; returns what the workers are to load (see beam.local_weights):
+    a local file as an absolute path, a URL, preset name or None as given."""
+    from gladnet_tf import beam as pipeline
+
+    if weights and "://" in weights:
+        from apache_beam.io.filesystems import FileSystems
+
+        if not FileSystems.exists(weights):
+            raise FileNotFoundError(f"{weights}: no such weights file")
+        return weights
+    pipeline.local_weights(weights)  # raises FileNotFoundError / ValueError with the reason
+    return os.path.abspath(weights) if weights and os.path.exists(weights) else weights
+
+
+def main(argv):
+    """Plans the job, runs the pipeline with the Beam options in ``argv[1:]``, reports."""
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError as error:
+        print(f"error: Apache Beam is not installed ({error}); pip install -r requirements-beam.txt",
+              file=sys.stderr)
+        return 2
+    from gladnet_tf import beam as pipeline
+    from gladnet_tf import images, inference
+
+    if not (os.path.exists(FLAGS.input) or images.is_pattern(FLAGS.input)):
+        print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
+        return 2
+    try:
+        weights = _weights_for_workers(FLAGS.weights)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    problem = enhance.prepare_output_dir(FLAGS.output_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    dead_letter_path = FLAGS.dead_letter or os.path.join(FLAGS.output_dir, DEAD_LETTER_NAME)
+    start = time.perf_counter()
+    jobs, formats = inference.plan_folder(FLAGS.input, FLAGS.output_dir, FLAGS.recursive, FLAGS.format, videos=True)
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    inference.remove_stale_temporaries({os.path.dirname(job.target) for job in jobs if job.target}, log)
+    beam_args = list(argv[1:])
+    if not os.environ.get("GLADNET_VERBOSE"):  # Beam and its workers log every bundle at INFO
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+        if not any(arg.startswith("--default_sdk_harness_log_level") for arg in beam_args):
+            beam_args.append("--default_sdk_harness_log_level=WARNING")
+    options = PipelineOptions(beam_args)
+    with beam.Pipeline(options=options) as p:
+        pipeline.build(
+            p, pipeline.elements(jobs, formats), dead_letter_path, weights=weights, tile=FLAGS.tile,
+            precision=FLAGS.precision, algorithm=FLAGS.algorithm, batch_size=FLAGS.batch_size,
+            skip_existing=FLAGS.skip_existing, max_pixels=int(FLAGS.max_megapixels * 1e6),
+            jpeg_quality=FLAGS.jpeg_quality,
+        )
+    result = p.result
+    seconds = time.perf_counter() - start
+    failures = pipeline.read_dead_letters(dead_letter_path)
+    enhanced, skipped = pipeline.counter(result, "enhanced"), pipeline.counter(result, "skipped")
+    if enhanced is None:  # a runner without metrics: what is known for sure
+        enhanced = skipped = "?"
+    rate = f"{enhanced / max(seconds, 1e-9):.2f} images/s" if isinstance(enhanced, int) else "rate unknown"
+    print(f"{enhanced} enhanced, {skipped} skipped, {len(failures)} failed of {len(jobs)} in {seconds:.1f} s "
+          f"({rate}, start-up included) -> {FLAGS.output_dir}", file=sys.stderr)
+    for record in failures:
+        print(f"  failed ({record['stage']}): {record['path']}: {record['reason']}", file=sys.stderr)
+    if failures:
+        print(f"  dead letters: {dead_letter_path}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run():
+    """Entry point: test.py's flags are parsed here; the rest of the command line goes to Beam."""
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=lambda argv: FLAGS(argv, known_only=True))
