@@ -17,18 +17,22 @@ failing the pipeline. Outputs are byte-identical to ``test.py``'s with the same 
 RunInference hands it batches of up to ``batch_size`` images, which ``Enhancer.enhance_batch``
 stacks by size when they are small and tiles when they are big (both exact).
 
-Paths of images and outputs must be the same on the launcher and on every worker (one machine,
-or a shared filesystem); the weights may also be a URL of a Beam filesystem (``gs://``,
-``s3://``, ``hdfs://``...), copied once per worker. See the README for clusters.
+Inputs, outputs, the dead-letter file and the weights are local paths (the same on the
+launcher and on every worker: one machine, or a shared filesystem) or URLs of a Beam filesystem
+(``gs://``, ``s3://``, ``hdfs://``..., whose Beam extra is installed): URL inputs are listed and
+read through ``FileSystems`` and decoded by ``images.decode``; URL outputs are written to a
+temporary name and renamed into place. See the README for clusters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Sequence
 
 import apache_beam as beam
@@ -36,6 +40,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from gladnet_tf import images as images_lib
 from gladnet_tf import inference
+from gladnet_tf import video as video_lib
 
 DEAD = "dead_letter"
 NAMESPACE = "gladnet"
@@ -60,6 +65,113 @@ def dead_letter(source: str, stage: str, message: str) -> dict[str, str]:
     return {"path": source, "stage": stage, "reason": reason}
 
 
+# ---- storage: local paths, or URLs of a Beam filesystem ------------------------------------
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` is a URL (``gs://...``), read and written through Beam's FileSystems."""
+    return "://" in os.fspath(path)
+
+
+def _filesystems():
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
+
+
+def exists(path: str) -> bool:
+    """Whether a local path or a URL exists."""
+    return _filesystems().exists(path) if is_url(path) else os.path.exists(path)
+
+
+def find_url_images(root: str, recursive: bool = False, exclude: Sequence[str] = (),
+                    extensions=images_lib.EXTENSIONS) -> list[str]:
+    """``images.find_images`` for a URL: a file, a folder (with its subfolders when
+    ``recursive``) or a glob pattern (Beam's: ``*`` stays within a folder, ``**`` does not).
+
+    The same names are found as on a local disk: wanted extensions (``images.wanted_name``),
+    no hidden files or folders below the root, nothing inside ``exclude``. Sorted.
+    """
+    filesystems = _filesystems()
+    pattern = root
+    if not glob.has_magic(root):
+        pattern = root.rstrip("/") + ("/**" if recursive else "/*")
+    base = images_lib.glob_base(pattern)
+    found = []
+    for metadata in filesystems.match([pattern])[0].metadata_list:
+        path = metadata.path
+        parts = path[len(base):].lstrip("/").split("/")
+        if any(part.startswith(".") for part in parts) or not images_lib.wanted_name(parts[-1], extensions):
+            continue
+        if any(path.startswith(e.rstrip("/") + "/") for e in exclude):
+            continue
+        found.append(path)
+    if not found and not glob.has_magic(root) and filesystems.exists(root):
+        found = [root] if images_lib.wanted_name(root.rsplit("/", 1)[-1], extensions) else []
+    return sorted(found)
+
+
+def plan(input_path: str, output_dir: str, recursive: bool = False,
+         output_format: str = "png") -> tuple[list[inference.Job], dict[str, str]]:
+    """The jobs of ``test.py`` for these options (``inference.plan_folder``: the same files,
+    names, collisions and refusals), also for URLs; videos are planned too (so that the names
+    are test.py's), and ``ReadImages`` sends them to the dead letters."""
+    if not is_url(input_path):
+        return inference.plan_folder(input_path, output_dir, recursive, output_format, videos=True)
+    extensions = set(images_lib.EXTENSIONS) | set(video_lib.EXTENSIONS)
+    sources = find_url_images(input_path, recursive, [output_dir], extensions)
+    root = input_path
+    if not glob.has_magic(input_path) and sources != [input_path]:
+        root = input_path.rstrip("/") + "/*"  # a folder: names relative to it
+    return inference.plan_outputs(sources, root, output_dir, output_format, video_lib.EXTENSIONS)
+
+
+def read_image(path: str, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS) -> images_lib.LoadedImage:
+    """``images.read`` for a local path or a URL; raises ``ImageError`` naming the file."""
+    if not is_url(path):
+        return images_lib.read(path, max_pixels=max_pixels)
+    try:
+        with _filesystems().open(path, compression_type="uncompressed") as f:
+            data = f.read()
+    except Exception as error:  # each filesystem raises its own kind
+        raise images_lib.ImageError(path, f"cannot open ({type(error).__name__}: {error})") from None
+    return images_lib.decode(data, path, max_pixels)
+
+
+def write_image(target: str, output, loaded: images_lib.LoadedImage, fmt: str, jpeg_quality: int = 95) -> None:
+    """``inference.write_output`` for a local path or a URL: a URL is written to a temporary
+    ``.tmp-*.part`` name beside it and renamed into place, so no half-written output is ever
+    under the final name; raises ``ImageError`` naming the file."""
+    if not is_url(target):
+        inference.write_output(target, output, loaded, fmt, jpeg_quality)
+        return
+    filesystems = _filesystems()
+    data = images_lib.encode(output, loaded.alpha, loaded.bit_depth, fmt, jpeg_quality)
+    folder, _ = target.rsplit("/", 1)
+    temporary = f"{folder}/.tmp-{uuid.uuid4().hex}.part"
+    try:
+        with filesystems.create(temporary, compression_type="uncompressed") as f:
+            f.write(data)
+        filesystems.rename([temporary], [target])
+    except Exception as error:
+        try:
+            filesystems.delete([temporary])
+        except Exception:
+            pass
+        raise images_lib.ImageError(target, f"cannot write ({type(error).__name__}: {error})") from None
+
+
+def read_dead_letters(path: str) -> list[dict]:
+    """The records of a dead-letter file (a local path or a URL)."""
+    if is_url(path):
+        with _filesystems().open(path, compression_type="uncompressed") as f:
+            text = f.read().decode("utf-8")
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def local_weights(weights: str | None) -> str:
     """The weights as a file on this machine.
 
@@ -67,13 +179,11 @@ def local_weights(weights: str | None) -> str:
     (``gladnet_tf.presets()``), a ``.weights.h5`` / ``.keras`` file, or a URL of a Beam
     filesystem (``gs://...``), which is copied to a temporary file (once per call).
     """
-    if weights and "://" in weights:
-        from apache_beam.io.filesystems import FileSystems
-
+    if weights and is_url(weights):
         suffix = ".keras" if weights.endswith(".keras") else ".weights.h5"
         path = os.path.join(tempfile.mkdtemp(prefix="gladnet-weights-"), "model" + suffix)
         try:
-            with FileSystems.open(weights, compression_type="uncompressed") as source, open(path, "wb") as target:
+            with _filesystems().open(weights, compression_type="uncompressed") as source, open(path, "wb") as target:
                 shutil.copyfileobj(source, target)
         except Exception as error:  # each filesystem raises its own kind
             raise FileNotFoundError(f"{weights}: cannot read the weights ({type(error).__name__}: {error})") from None
@@ -135,9 +245,9 @@ class EnhancerHandler(ModelHandler):
 
 
 class ReadImages(beam.DoFn):
-    """element -> ``((source, target, format), images.LoadedImage)``; files refused when
-    planned, videos and unreadable files go to the ``DEAD`` output, existing outputs are
-    skipped with ``skip_existing`` (the rules of ``test.py``)."""
+    """element -> ``((source, target, format), images.LoadedImage)`` (``read_image``); files
+    refused when planned, videos and unreadable files go to the ``DEAD`` output, existing
+    outputs are skipped with ``skip_existing`` (the rules of ``test.py``)."""
 
     def __init__(self, skip_existing: bool = False, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS):
         self.skip_existing, self.max_pixels = skip_existing, max_pixels
@@ -148,7 +258,7 @@ class ReadImages(beam.DoFn):
     def process(self, element: Element):
         source, target, fmt, error = element
         try:
-            if inference.should_skip(inference.Job(source, target, error), self.skip_existing):
+            if inference.should_skip(inference.Job(source, target, error), self.skip_existing, exists):
                 self.skipped.inc()
                 return
         except inference.FILE_ERRORS as refused:
@@ -157,14 +267,14 @@ class ReadImages(beam.DoFn):
         try:
             if fmt == "video":
                 raise images_lib.ImageError(source, VIDEO_REASON)
-            yield (source, target, fmt), images_lib.read(source, max_pixels=self.max_pixels)
+            yield (source, target, fmt), read_image(source, self.max_pixels)
         except inference.FILE_ERRORS as failed:
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "read", inference.failure_message(source, failed)))
 
 
 class WriteImages(beam.DoFn):
-    """PredictionResult -> the target path, written atomically (``inference.write_output``);
-    failures to the ``DEAD`` output."""
+    """PredictionResult -> the target path, written atomically (``write_image``); failures to
+    the ``DEAD`` output."""
 
     def __init__(self, jpeg_quality: int = 95):
         self.jpeg_quality = jpeg_quality
@@ -178,7 +288,7 @@ class WriteImages(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "enhance", result.inference.message))
             return
         try:
-            inference.write_output(target, result.inference, loaded, fmt, self.jpeg_quality)
+            write_image(target, result.inference, loaded, fmt, self.jpeg_quality)
         except inference.FILE_ERRORS as error:
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "write", inference.failure_message(source, error)))
             return
@@ -233,11 +343,6 @@ def counter(result, name: str) -> int | None:
         return None
     return int(sum(c.committed or 0 for c in found)) if found else 0
 
-
-def read_dead_letters(path: str) -> list[dict]:
-    """The records of a dead-letter file."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 

@@ -199,6 +199,12 @@ def read(path, max_pixels=DEFAULT_MAX_PIXELS):
             data = f.read()
     except OSError as error:
         raise ImageError(path, f"cannot open ({error.strerror or error})") from None
+    return decode(data, path, max_pixels)
+
+
+def decode(data, path, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decodes the bytes of an image file as ``read`` does (``path`` only names it in errors):
+    for files that come from elsewhere than the local filesystem."""
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
     # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS, about 179 MP) would override
@@ -382,8 +388,9 @@ def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
         raise ImageError(path, f"cannot write ({error.strerror or error})") from None
 
 
-def _wanted(name, extensions):
-    """Whether a file name is one to enhance: a known extension, and not hidden."""
+def wanted_name(name, extensions=EXTENSIONS):
+    """Whether a file name is one to enhance: one of ``extensions`` (lower case, with the dot),
+    and not hidden (not starting with ".")."""
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions
 
 
@@ -446,7 +453,7 @@ def find_images(root, recursive=False, exclude=(), extensions=None):
                 continue
             if os.path.isdir(match):
                 found.update(find_images(match, recursive, exclude, extensions))
-            elif _wanted(os.path.basename(match), extensions):
+            elif wanted_name(os.path.basename(match), extensions):
                 found.add(match)
         return sorted(found)
     if os.path.isfile(root):
@@ -462,7 +469,7 @@ def find_images(root, recursive=False, exclude=(), extensions=None):
         if not recursive:
             subfolders[:] = []
         for name in files:
-            if _wanted(name, extensions):
+            if wanted_name(name, extensions):
                 found.append(os.path.join(folder, name))
     return sorted(found)
 

@@ -413,12 +413,13 @@ def failure_message(source, error):
     return message.splitlines()[0]
 
 
-def should_skip(job, skip_existing):
+def should_skip(job, skip_existing, exists=os.path.exists):
     """True if the job's output exists and ``skip_existing`` is set; raises ``ImageError`` for
-    a job refused when it was planned (e.g. an output path that is an input)."""
+    a job refused when it was planned (e.g. an output path that is an input). ``exists``
+    tells whether a path exists (another storage's test, for outputs that are not local)."""
     if job.error:
         raise images_lib.ImageError(job.source, job.error)
-    return bool(skip_existing) and os.path.exists(job.target)
+    return bool(skip_existing) and exists(job.target)
 
 
 def write_output(target, output, loaded, fmt, jpeg_quality=95):

@@ -162,27 +162,102 @@ def test_handler_batches_exactly_and_isolates_a_failing_image(weights):
             assert result.inference.message.startswith("in/4.png: ValueError: expected an HxWx3 image")
 
 
-class _TestFileSystem(beam.io.localfilesystem.LocalFileSystem):
-    """``testfs://PATH``: the local file PATH, as a remote filesystem is seen through Beam."""
+class _TestFileSystem(beam.io.filesystem.FileSystem):
+    """``testfs://PATH`` is the local file PATH seen as a remote filesystem: only Beam's
+    FileSystems reach it (the project's os.path calls see no such file)."""
+
+    PREFIX = "testfs://"
+
+    def __init__(self, pipeline_options):
+        super().__init__(pipeline_options)
+        self._disk = beam.io.localfilesystem.LocalFileSystem(pipeline_options)
 
     @classmethod
     def scheme(cls):
         return "testfs"
 
+    def _strip(self, path):
+        return path[len(self.PREFIX):] if path.startswith(self.PREFIX) else path
+
+    def _meta(self, metadata):
+        return beam.io.filesystem.FileMetadata(self.PREFIX + metadata.path, metadata.size_in_bytes,
+                                               metadata.last_updated_in_seconds)
+
+    def join(self, base, *paths):
+        return self.PREFIX + self._disk.join(self._strip(base), *paths)
+
+    def split(self, path):
+        head, tail = self._disk.split(self._strip(path))
+        return self.PREFIX + head, tail
+
+    def has_dirs(self):
+        return True
+
+    def _url_dirname(self, path):
+        return self.PREFIX + self._disk._url_dirname(self._strip(path))
+
+    def _list(self, prefix):
+        return (self._meta(m) for m in self._disk._list(self._strip(prefix)))
+
+    def metadata(self, path):
+        return self._meta(self._disk.metadata(self._strip(path)))
+
+    def create(self, path, *args, **kwargs):
+        return self._disk.create(self._strip(path), *args, **kwargs)
+
     def open(self, path, *args, **kwargs):
-        return super().open(path[len("testfs://"):], *args, **kwargs)
+        return self._disk.open(self._strip(path), *args, **kwargs)
+
+    def copy(self, sources, targets):
+        self._disk.copy([self._strip(p) for p in sources], [self._strip(p) for p in targets])
+
+    def rename(self, sources, targets):
+        self._disk.rename([self._strip(p) for p in sources], [self._strip(p) for p in targets])
+
+    def delete(self, paths):
+        self._disk.delete([self._strip(p) for p in paths])
+
+    def mkdirs(self, path):
+        self._disk.mkdirs(self._strip(path))
 
     def exists(self, path):
-        return super().exists(path[len("testfs://"):])
+        return self._disk.exists(self._strip(path))
+
+    def size(self, path):
+        return self._disk.size(self._strip(path))
+
+    def last_updated(self, path):
+        return self._disk.last_updated(self._strip(path))
+
+    def checksum(self, path):
+        return self._disk.checksum(self._strip(path))
 
 
-def test_weights_from_a_beam_filesystem_url_are_copied_once(weights):
-    local = pipeline.local_weights(f"testfs://{weights}")
-    assert local != str(weights) and local.endswith(".weights.h5")
-    with open(local, "rb") as copy, open(weights, "rb") as original:
-        assert copy.read() == original.read()
+def test_urls_of_a_beam_filesystem_for_images_outputs_and_weights(folder, reference, weights, tmp_path):
+    """The same job with every path a URL (read, listed and written through FileSystems),
+    run in this process (the test filesystem lives here)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    url = _TestFileSystem.PREFIX
+    source, out = f"{url}{folder}", f"{url}{tmp_path}/out"
+    jobs, formats = pipeline.plan(source, out, recursive=True)
+    local_jobs, _ = inference.plan_folder(str(folder), str(tmp_path / "out"), recursive=True, videos=True)
+    assert [(j.source, j.target) for j in jobs] == [(url + j.source, url + j.target) for j in local_jobs]
+    with beam.Pipeline(options=PipelineOptions(["--direct_running_mode", "in_memory"])) as p:
+        pipeline.build(p, pipeline.elements(jobs, formats), f"{out}/dead_letter.jsonl",
+                       weights=f"{url}{weights}", tile=TILE, batch_size=4)
+    assert _tree(tmp_path / "out") == _tree(reference)
+    assert pipeline.read_dead_letters(f"{out}/dead_letter.jsonl") == [
+        {"path": f"{source}/bad.png", "stage": "read",
+         "reason": "not an image file (content is not PNG, JPEG, BMP, TIFF or WebP)"}]
+    assert not [n for _, _, names in os.walk(tmp_path) for n in names if n.startswith(".tmp-")]
+    assert [os.path.relpath(p[len(url):], folder) for p in pipeline.find_url_images(f"{source}/*.png")] == [
+        "a.png", "alpha.png", "b.png", "bad.png"]
+    copied = pipeline.local_weights(f"{url}{weights}")
+    with open(copied, "rb") as copy, open(weights, "rb") as original:
+        assert copied != str(weights) and copy.read() == original.read()
     with pytest.raises(FileNotFoundError, match="cannot read the weights"):
-        pipeline.local_weights("testfs:///nowhere/none.weights.h5")
+        pipeline.local_weights(f"{url}/nowhere/none.weights.h5")
 
 
 def test_missing_input_and_weights_stop_before_the_pipeline(folder, tmp_path):

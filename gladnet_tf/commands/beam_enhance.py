@@ -9,7 +9,8 @@
 The options are those of ``test.py`` (one set of flags: ``commands/enhance.py``), plus
 ``--batch_size`` and ``--dead_letter``; any other argument is a Beam pipeline option
 (``--runner``, ``--direct_num_workers``, ``--project``...). ``--input`` may also be a glob
-pattern (quote it). Outputs are those ``test.py`` writes, under the same names; every file that
+pattern (quote it); inputs, ``--output_dir``, ``--dead_letter`` and ``--weights`` may be URLs of
+a Beam filesystem (``gs://bucket/photos``) as well as local paths. Outputs are those ``test.py`` writes, under the same names; every file that
 cannot be enhanced is one line of the dead-letter file (JSON: path, stage, reason). Exit code: 0,
 1 if any file failed (all named in the dead letters), 2 if nothing could start.
 Needs ``pip install -r requirements-beam.txt``.
@@ -40,10 +41,8 @@ def _weights_for_workers(weights):
     a local file as an absolute path, a URL, preset name or None as given."""
     from gladnet_tf import beam as pipeline
 
-    if weights and "://" in weights:
-        from apache_beam.io.filesystems import FileSystems
-
-        if not FileSystems.exists(weights):
+    if weights and pipeline.is_url(weights):
+        if not pipeline.exists(weights):
             raise FileNotFoundError(f"{weights}: no such weights file")
         return weights
     pipeline.local_weights(weights)  # raises FileNotFoundError / ValueError with the reason
@@ -62,7 +61,7 @@ def main(argv):
     from gladnet_tf import beam as pipeline
     from gladnet_tf import images, inference
 
-    if not (os.path.exists(FLAGS.input) or images.is_pattern(FLAGS.input)):
+    if not (pipeline.is_url(FLAGS.input) or os.path.exists(FLAGS.input) or images.is_pattern(FLAGS.input)):
         print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
         return 2
     try:
@@ -70,15 +69,20 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    problem = enhance.prepare_output_dir(FLAGS.output_dir)
+    problem = None if pipeline.is_url(FLAGS.output_dir) else enhance.prepare_output_dir(FLAGS.output_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    dead_letter_path = FLAGS.dead_letter or os.path.join(FLAGS.output_dir, DEAD_LETTER_NAME)
+    dead_letter_path = FLAGS.dead_letter or f"{FLAGS.output_dir.rstrip('/')}/{DEAD_LETTER_NAME}"
     start = time.perf_counter()
-    jobs, formats = inference.plan_folder(FLAGS.input, FLAGS.output_dir, FLAGS.recursive, FLAGS.format, videos=True)
+    try:
+        jobs, formats = pipeline.plan(FLAGS.input, FLAGS.output_dir, FLAGS.recursive, FLAGS.format)
+    except Exception as error:  # a URL's filesystem (missing Beam extra, no access) raises its own kind
+        print(f"error: {FLAGS.input}: cannot list the files ({type(error).__name__}: {error})", file=sys.stderr)
+        return 2
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    inference.remove_stale_temporaries({os.path.dirname(job.target) for job in jobs if job.target}, log)
+    local_folders = {os.path.dirname(job.target) for job in jobs if job.target and not pipeline.is_url(job.target)}
+    inference.remove_stale_temporaries(local_folders, log)
     beam_args = list(argv[1:])
     if not os.environ.get("GLADNET_VERBOSE"):  # Beam and its workers log every bundle at INFO
         logging.getLogger("apache_beam").setLevel(logging.WARNING)
