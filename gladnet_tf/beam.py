@@ -3,10 +3,11 @@
     python -m gladnet_tf.beam --input 'photos/**/*.jpg' --recursive --output_dir out \\
         --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
 
-The launcher plans the job exactly as ``test.py`` does (``inference.plan_folder``: the same
-files, the same output names, collisions and refusals), then the pipeline runs
+The launcher plans the job exactly as ``test.py`` does (``plan``, which is
+``inference.plan_folder`` for local paths: the same files, the same output names, collisions
+and refusals), then the pipeline runs
 
-    plan -> Reshuffle -> read (images.read) -> RunInference(EnhancerHandler) -> write (atomic)
+    planned files -> Reshuffle -> read_image -> RunInference(EnhancerHandler) -> write_image
 
 and every file that cannot be done goes to one dead-letter file (JSON lines, sorted by path:
 ``{"path", "stage", "reason"}``, stage one of "plan", "read", "enhance", "write") instead of
@@ -221,8 +222,12 @@ class EnhancerHandler(ModelHandler):
         self.weights, self.tile, self.precision, self.algorithm = weights, tile, precision, algorithm
 
     def load_model(self) -> inference.Enhancer:
-        return inference.Enhancer(local_weights(self.weights), tile=self.tile,
-                                  precision=self.precision, algorithm=self.algorithm)
+        path = local_weights(self.weights)
+        try:
+            return inference.Enhancer(path, tile=self.tile, precision=self.precision, algorithm=self.algorithm)
+        finally:
+            if self.weights and is_url(self.weights):  # the Enhancer holds the weights now
+                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
     def run_inference(self, batch: Sequence[tuple], model: inference.Enhancer,
                       inference_args: dict | None = None) -> Iterable[PredictionResult]:
@@ -342,8 +347,6 @@ def counter(result, name: str) -> int | None:
     except Exception:  # runners without metrics support raise various errors
         return None
     return int(sum(c.committed or 0 for c in found)) if found else 0
-
-
 
 
 if __name__ == "__main__":
