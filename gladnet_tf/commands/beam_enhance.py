@@ -10,9 +10,10 @@ The options are those of ``test.py`` (one set of flags: ``commands/enhance.py``)
 ``--batch_size`` and ``--dead_letter``; any other argument is a Beam pipeline option
 (``--runner``, ``--direct_num_workers``, ``--project``...). ``--input`` may also be a glob
 pattern (quote it); inputs, ``--output_dir``, ``--dead_letter`` and ``--weights`` may be URLs of
-a Beam filesystem (``gs://bucket/photos``) as well as local paths. Outputs are those ``test.py`` writes, under the same names; every file that
-cannot be enhanced is one line of the dead-letter file (JSON: path, stage, reason). Exit code: 0,
-1 if any file failed (all named in the dead letters), 2 if nothing could start.
+a Beam filesystem (``gs://bucket/photos``) as well as local paths. Outputs are those ``test.py``
+writes, under the same names; every file that cannot be enhanced is one line of the
+dead-letter file (JSON: path, stage, reason). Exit code: 0, 1 if any file failed (all named in
+the dead letters), 2 if nothing could start.
 Needs ``pip install -r requirements-beam.txt``.
 """
 
