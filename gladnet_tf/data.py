@@ -1,9 +1,7 @@
 """Paired training data: find pairs -> decode -> crop -> augment -> batch -> prefetch.
 
-A dataset folder holds ``low/`` and ``high/`` (the original layout's ``normal/`` is accepted
-for ``high/``); pairs are matched by file name (stem), never by sort order. ``find_pairs``
-checks every pair before training starts (missing partner, unreadable file, content the
-pipeline cannot decode, size mismatch) and names each problem.
+Finding and checking pairs is ``pairs.find_pairs`` (re-exported here); this module is the
+``tf.data`` pipeline over them. ``numpy_data`` is its twin without TensorFlow (JAX training).
 
 Every op is a small pure function on ``(low, high)`` so the two images of a pair can never
 drift apart: one random draw decides the crop window and the flip/rotation of both.
@@ -18,103 +16,12 @@ order, and parallel decoding cannot change it. (The original never shuffled at a
 Layouts: images are float32 RGB in [0, 1], HxWx3; batches are (B, P, P, 3).
 """
 
-import dataclasses
-import logging
 import os
 
 import tensorflow as tf
 
-from gladnet_tf import images as images_lib
-
-TRAIN_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # what tf.io.decode_image reads
-# Contents (as ``images.read`` names them) that tf.io.decode_image decodes: a TIFF renamed
-# .png passes the extension check but would stop training at its first use.
-TRAIN_FORMATS = ("png", "jpeg", "bmp", "webp")
-
-
-@dataclasses.dataclass
-class PairReport:
-    """Result of ``find_pairs``: the usable pairs and one line per problem."""
-
-    pairs: list  # [(low_path, high_path)], sorted by name
-    problems: list  # ["path: reason"]
-    small: list  # pairs smaller than the patch size (skipped)
-
-
-def _index_folder(folder):
-    by_stem, problems = {}, []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        stem, ext = os.path.splitext(name)
-        if not os.path.isfile(path) or name.startswith("."):
-            continue
-        if ext.lower() not in TRAIN_EXTENSIONS:
-            if ext.lower() in images_lib.EXTENSIONS:
-                problems.append(f"{path}: {ext} is not supported for training (use PNG, JPEG or BMP)")
-            continue
-        if stem in by_stem:
-            problems.append(f"{path}: same name as {by_stem[stem]} (pairs are matched by name)")
-            continue
-        by_stem[stem] = path
-    return by_stem, problems
-
-
-def find_pairs(root, patch_size=0, check_contents=True):
-    """Lists the (low, high) pairs under ``root`` and every problem with them.
-
-    Args:
-        root: folder with ``low/`` and ``high/`` (or ``normal/``).
-        patch_size: pairs smaller than this in either side are put in ``small``.
-        check_contents: decode every image fully (catches truncated files), not just headers.
-
-    Raises:
-        FileNotFoundError: ``root``, ``low/`` or ``high/`` missing.
-    """
-    low_dir = os.path.join(root, "low")
-    high_dir = images_lib.find_high_folder(root)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"{root}: dataset folder not found")
-    if not os.path.isdir(low_dir) or high_dir is None:
-        raise FileNotFoundError(f"{root}: expected subfolders low/ and high/ (or normal/)")
-    low, problems = _index_folder(low_dir)
-    high, high_problems = _index_folder(high_dir)
-    problems += high_problems
-    for stem in sorted(set(low) - set(high)):
-        problems.append(f"{low[stem]}: no partner named {stem}.* in {high_dir}")
-    for stem in sorted(set(high) - set(low)):
-        problems.append(f"{high[stem]}: no partner named {stem}.* in {low_dir}")
-    pairs, small = [], []
-    for stem in sorted(set(low) & set(high)):
-        sizes, bad = [], False
-        for path in (low[stem], high[stem]):
-            try:
-                if check_contents:
-                    loaded = images_lib.read(path)
-                    if loaded.format not in TRAIN_FORMATS:
-                        raise images_lib.ImageError(
-                            path, f"content is {loaded.format.upper()}, which training cannot decode "
-                                  "(use PNG, JPEG or BMP)"
-                        )
-                    # The training decoder ignores EXIF orientation: compare stored sizes.
-                    sizes.append(images_lib.image_size(path))
-                else:
-                    sizes.append(images_lib.image_size(path))
-            except images_lib.ImageError as error:
-                problems.append(str(error))
-                bad = True
-        if bad:
-            continue
-        if sizes[0] != sizes[1]:
-            problems.append(
-                f"{low[stem]}: size {sizes[0][0]}x{sizes[0][1]} differs from its partner "
-                f"{high[stem]} ({sizes[1][0]}x{sizes[1][1]})"
-            )
-            continue
-        if patch_size and min(sizes[0]) < patch_size:
-            small.append((low[stem], high[stem]))
-            continue
-        pairs.append((low[stem], high[stem]))
-    return PairReport(pairs=pairs, problems=problems, small=small)
+from gladnet_tf.pairs import (  # noqa: F401  (re-exported: data.find_pairs etc.)
+    TRAIN_EXTENSIONS, TRAIN_FORMATS, PairReport, find_pairs, log_report)
 
 
 # ---- pure ops on (low, high) -------------------------------------------------------------
@@ -207,10 +114,3 @@ def validation_dataset(pairs):
         return low[None], high[None], name
 
     return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def log_report(report, logger=logging.getLogger(__name__)):
-    for line in report.problems:
-        logger.warning("bad pair: %s", line)
-    for low, _ in report.small:
-        logger.info("skipped (smaller than the patch size): %s", low)

@@ -6,12 +6,14 @@ the ITU-R BT.601 luma weights. The original code multiplies its RGB tensors by
 trained with red weighted 0.114 and blue 0.299. We default to the paper's order
 (``channel_order="paper"``) and offer the original code's by ``channel_order="original"``.
 
+Written with ``keras.ops``: the same loss on every Keras backend.
+
 Loss value: ``mean over batch, height, width and channel of |output - target| * w_c``, as the
 original ``tf.reduce_mean(tf.abs(output - target) * weights)``.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 PAPER_WEIGHTS = (0.29891, 0.58661, 0.11448)  # (R, G, B), from the slides
 ORIGINAL_CODE_WEIGHTS = (0.11448, 0.58661, 0.29891)  # what model.py applies to R, G, B
@@ -47,10 +49,10 @@ class WeightedL1(keras.losses.Loss):
         self.weights = weights
 
     def call(self, y_true, y_pred):
-        y_pred = tf.convert_to_tensor(y_pred)
-        y_true = tf.cast(y_true, y_pred.dtype)
-        weights = tf.constant(self.weights, dtype=y_pred.dtype)
-        return tf.reduce_mean(tf.abs(y_pred - y_true) * weights, axis=[1, 2, 3])
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        weights = ops.convert_to_tensor(self.weights, dtype=y_pred.dtype)
+        return ops.mean(ops.abs(y_pred - y_true) * weights, axis=(1, 2, 3))
 
     def get_config(self):
         config = super().get_config()

@@ -99,6 +99,9 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
   from the unlifted source, so a dark input is asked for a brighter, shadow-lifted result
   (the official outputs' tone curve lifts shadows and highlights of a night photo), while a
   barely darkened one keeps its source's tones. Gray stays gray (the power is per channel).
+  With ``target_lift_luma`` the power applies to the encoded luma ``Y'`` only and the three
+  channels are scaled by ``Y'**g / Y'`` (clipped to 1), which keeps the colours' saturation
+  where the per-channel power washes them out.
 - sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
   the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
@@ -344,6 +347,7 @@ class SynthesisOptions:
     backlight_highlight_range: tuple[float, float] = (0.0, 0.0)
     # Strength s of the target lift (sRGB power 1 - s * darkness), uniform; (0, 0) is off.
     target_lift_range: tuple[float, float] = (0.0, 0.0)
+    target_lift_luma: bool = False  # lift the luma and keep the chroma ratios (see above)
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -465,10 +469,21 @@ def _synthesize_linear(
         params["tricks"].append("gray")
     if options.target_lift_range != (0.0, 0.0):
         power = target_lift_power(exposure_ev, float(draws["target_lift"]))
-        high = srgb_to_linear(linear_to_srgb(high) ** np.float32(power))
+        high = srgb_to_linear(lift_encoded(linear_to_srgb(high), power, options.target_lift_luma))
         params["tricks"].append("target_lift")
         params["target_lift_power"] = round(power, 6)
     return low, high, params
+
+
+def lift_encoded(encoded: np.ndarray, power: float, luma: bool = False) -> np.ndarray:
+    """sRGB-encoded HxWx3 in [0, 1] -> brighter: ``x ** power`` per channel, or (``luma``)
+    every channel times ``Y' ** power / Y'`` with ``Y'`` the encoded luma, clipped to 1."""
+    power = np.float32(power)
+    if not luma:
+        return encoded ** power
+    y = encoded @ np.asarray(LUMINANCE_WEIGHTS, np.float32)
+    gain = np.where(y > 0, np.maximum(y, 1e-12) ** (power - 1), 1.0).astype(np.float32)
+    return np.clip(encoded * gain[..., None], 0.0, 1.0)
 
 
 TARGET_LIFT_FULL_EV = -5.0  # the paper's lowest E: the darkness at which the full lift applies
@@ -932,6 +947,8 @@ def _define_flags():
     flags.DEFINE_list("target_lift_range", [str(v) for v in defaults.target_lift_range],
                       "Strength s of the target lift: the high image's sRGB values are "
                       "raised to 1 - s * min(1, E / -5); uniform (low,high) in [0, 1); 0 is off.")
+    flags.DEFINE_bool("target_lift_luma", defaults.target_lift_luma,
+                      "Lift the luma only and scale the channels with it (keeps saturation).")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -973,6 +990,7 @@ def _run(argv: Sequence[str]) -> int:
             backlight_highlight_range=_pair(flag_values.backlight_highlight_range,
                                             "backlight_highlight_range"),
             target_lift_range=_pair(flag_values.target_lift_range, "target_lift_range"),
+            target_lift_luma=flag_values.target_lift_luma,
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

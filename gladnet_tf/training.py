@@ -21,24 +21,23 @@ import json
 import logging
 import math
 import os
-import signal
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gladnet_tf import checkpoints as checkpoints_lib
 from gladnet_tf import config as config_lib
 from gladnet_tf import data as data_lib
 from gladnet_tf import losses as losses_lib
 from gladnet_tf import model as model_lib
+from gladnet_tf.run_folder import (  # noqa: F401  (training.TrainingError is public)
+    StopRequested as _StopRequested, TrainingError, check_config as _check_config,
+    append_log, load_init_weights as _load_init_weights, progress as _progress, progress_line,
+    record_session as _record_session, sessions as _sessions, total_steps,
+    write_json_atomic as _write_json_atomic)
 
 logger = logging.getLogger("gladnet_tf.training")
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or must stop (bad data, config mismatch, NaN loss)."""
 
 
 def configure_cpu_replicas(count):
@@ -87,76 +86,6 @@ def _is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def total_steps(config, num_pairs, replicas):
-    if config.steps > 0:
-        return config.steps
-    return max(1, config.epochs * num_pairs // (config.batch_size * replicas))
-
-
-def _check_config(run_dir, config):
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        previous = config_lib.TrainConfig.from_json(f.read())
-    differences = sorted(
-        key
-        for key, value in vars(config).items()
-        if key not in config_lib.RESUMABLE_CHANGES and getattr(previous, key) != value
-    )
-    if differences:
-        details = ", ".join(f"{k}: {getattr(previous, k)!r} -> {getattr(config, k)!r}" for k in differences)
-        raise TrainingError(
-            f"{run_dir} holds a run with another configuration ({details}); "
-            f"use a new --run_dir or the same settings to resume"
-        )
-
-
-def _write_json_atomic(path, payload):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(payload if isinstance(payload, str) else json.dumps(payload, indent=2, sort_keys=True))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _git_commit():
-    """The commit of the code doing the training, or None outside a git checkout."""
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
-                              capture_output=True, text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _record_session(run_dir, start_step):
-    """Appends this session (commit, start time, start step) to ``sessions.json``."""
-    path = os.path.join(run_dir, "sessions.json")
-    sessions = []
-    if os.path.exists(path):
-        with open(path) as f:
-            sessions = json.load(f)
-    sessions.append({"commit": _git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "start_step": start_step})
-    _write_json_atomic(path, sessions)
-
-
-def _sessions(run_dir):
-    with open(os.path.join(run_dir, "sessions.json")) as f:
-        return json.load(f)
-
-
-def _progress(run_dir):
-    path = os.path.join(run_dir, "progress.json")
-    if not os.path.exists(path):
-        return {"step": 0, "train_seconds": 0.0}
-    with open(path) as f:
-        return json.load(f)
-
-
 def _remove_interrupted_saves(checkpoint_dir):
     """Deletes ``<prefix>_temp/`` folders: TensorFlow's half-written saves from a killed run.
 
@@ -184,20 +113,6 @@ def _restore_latest(checkpoint, manager):
         except (tf.errors.OpError, ValueError, AssertionError) as error:
             logger.warning("checkpoint %s does not restore (%s); trying the one before", path, error)
     return None
-
-
-def _load_init_weights(model, path, run_dir):
-    """Fine-tuning start: loads ``path`` (checked to exist by ``run``) into ``model``; records
-    the file's sha256 in run_dir."""
-    try:
-        model.load_weights(path)
-    except Exception as error:  # Keras raises ValueError or OSError depending on the problem
-        raise TrainingError(f"--init_weights {path}: cannot be loaded into GLADNet ({error})") from error
-    digest = checkpoints_lib.sha256_of(path)
-    logger.info("starting from %s (sha256 %s)", path, digest[:12])
-    if run_dir:
-        _write_json_atomic(os.path.join(run_dir, "init_weights.json"),
-                           {"path": os.path.abspath(path), "sha256": digest})
 
 
 def weights_from_checkpoint(run_dir, step, output=None):
@@ -291,18 +206,6 @@ def evaluate(model, pairs):
     return float(np.mean(psnrs)), float(np.mean(ssims)), samples
 
 
-class _StopRequested:
-    """SIGTERM / SIGINT: finish the current step, checkpoint, and exit cleanly."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __call__(self, signum, frame):
-        del frame
-        logger.warning("signal %d received: saving a checkpoint and stopping", signum)
-        self.requested = True
-
-
 def run(config, run_dir, max_steps_this_session=None):
     """Trains (or resumes) the run in ``run_dir``; returns a dict summary.
 
@@ -383,13 +286,7 @@ def run(config, run_dir, max_steps_this_session=None):
     dataset = strategy.experimental_distribute_dataset(dataset.with_options(options))
     train_step = make_train_step(model, optimizer, loss_fn, strategy, global_batch)
 
-    stop = _StopRequested()
-    previous_handlers = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
-            previous_handlers[signum] = signal.signal(signum, stop)
-        except ValueError:  # not in the main thread
-            pass
+    stop = _StopRequested().install()
 
     def validate(step):
         nonlocal best_psnr
@@ -410,7 +307,6 @@ def run(config, run_dir, max_steps_this_session=None):
 
     step = start_step
     session_end = steps if max_steps_this_session is None else min(steps, start_step + max_steps_this_session)
-    log_path = os.path.join(run_dir, "log.txt")
     window_loss, window_start, window_steps = 0.0, time.perf_counter(), 0
     run_start = time.perf_counter()
     iterator = iter(dataset)
@@ -434,16 +330,11 @@ def run(config, run_dir, max_steps_this_session=None):
                 elapsed = time.perf_counter() - window_start
                 rate = window_steps / max(elapsed, 1e-9)
                 lr = float(optimizer.learning_rate)  # the schedule at the current step
-                eta = (steps - step) / max(rate, 1e-9)
-                line = (
-                    f"step {step}/{steps} loss {window_loss / window_steps:.5f} lr {lr:.3e} "
-                    f"{rate:.2f} steps/s {rate * global_batch * config.patch_size ** 2 / 1e6:.2f} Mpx/s "
-                    f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
-                )
+                line = progress_line(step, steps, window_loss / window_steps, lr, rate,
+                                     global_batch * config.patch_size ** 2)
                 logger.info(line)
                 if chief:
-                    with open(log_path, "a") as f:
-                        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+                    append_log(run_dir, line)
                 with writer.as_default(step=step):
                     tf.summary.scalar("train/loss", window_loss / window_steps)
                     tf.summary.scalar("train/learning_rate", lr)
@@ -457,8 +348,7 @@ def run(config, run_dir, max_steps_this_session=None):
                 _write_json_atomic(os.path.join(run_dir, "progress.json"), {
                     "step": step, "train_seconds": seconds_before + time.perf_counter() - run_start})
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        stop.uninstall()
         writer.flush()
 
     summary = {"step": step, "total_steps": steps, "finished": step >= steps, "restored_from": restored,

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from gladnet_tf import checkpoints, config as config_lib, model as model_lib
+from gladnet_tf import checkpoints, config as config_lib, model as model_lib, ship
 
 
 def test_ship_writes_named_weights_record_and_default(tmp_path):
@@ -23,7 +23,7 @@ def test_ship_writes_named_weights_record_and_default(tmp_path):
     Image.fromarray(high // 3).save(data / "low" / "1.png")
 
     full = model_lib.save(model_lib.GLADNet(), run_dir / "final.weights.h5")
-    target, record = checkpoints.ship(full, str(run_dir), "demo", str(data), checkpoint_dir=str(tmp_path / "ckpt"))
+    target, record = ship.ship(full, str(run_dir), "demo", str(data), checkpoint_dir=str(tmp_path / "ckpt"))
     digest = checkpoints.sha256_of(target)
     assert target.endswith(f"demo-{digest[:8]}.weights.h5")
     assert record["config"]["patch_size"] == 32 and record["best"]["step"] == 5

@@ -521,3 +521,23 @@ def test_target_lift_brightens_only_the_target_and_more_for_darker_pairs():
         np.random.default_rng(0), gray)
     np.testing.assert_array_equal(gray_high[..., 0], gray_high[..., 1])
     np.testing.assert_array_equal(gray_high[..., 2], gray_high[..., 1])
+
+
+def test_luma_target_lift_keeps_chroma_ratios_and_lifts_the_luma():
+    rng = np.random.default_rng(4)
+    encoded = (rng.random((16, 16, 3)) * 0.5).astype(np.float32)
+    lifted = synthesis.lift_encoded(encoded, 0.5, luma=True)
+    weights = np.asarray(synthesis.LUMINANCE_WEIGHTS, np.float32)
+    y, y_lifted = encoded @ weights, lifted @ weights
+    unclipped = lifted.max(axis=-1) < 1.0
+    assert unclipped.mean() > 0.5
+    np.testing.assert_allclose(y_lifted[unclipped], (y ** 0.5)[unclipped], rtol=1e-5)
+    ratios = encoded / encoded.max(axis=-1, keepdims=True)
+    lifted_ratios = lifted / lifted.max(axis=-1, keepdims=True)
+    np.testing.assert_allclose(lifted_ratios[unclipped], ratios[unclipped], rtol=1e-5)
+    gray = np.repeat(encoded[..., :1], 3, axis=-1)  # gray: both modes agree
+    np.testing.assert_allclose(synthesis.lift_encoded(gray, 0.5, luma=True),
+                               synthesis.lift_encoded(gray, 0.5), rtol=1e-5)
+    black = np.zeros((2, 2, 3), np.float32)
+    np.testing.assert_array_equal(synthesis.lift_encoded(black, 0.5, luma=True), black)
+    assert np.all(lifted <= 1.0)

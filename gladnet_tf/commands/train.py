@@ -5,7 +5,8 @@
     python train.py --recipe recipes/gladnet_real8.json --data_root runs/data/real8 --run_dir runs/real8
 
 DATA_DIR holds low/ and high/ (or normal/) with pairs matched by file name. Run the same
-command again to resume a killed run. See README.md ("Training").
+command again to resume a killed run. With ``KERAS_BACKEND=jax`` the same command trains on
+JAX (no TensorFlow needed; ``gladnet_tf.jax_training``). See README.md ("Training").
 """
 
 import os
@@ -58,13 +59,23 @@ def main(argv):
         raise app.UsageError("--data is required")
     if not FLAGS.run_dir:
         raise app.UsageError("--run_dir is required")
-    from gladnet_tf import training
+    import keras
 
-    if config.strategy == "mirrored":
-        training.configure_cpu_replicas(config.cpu_replicas)  # before TensorFlow starts
+    from gladnet_tf.run_folder import TrainingError
+
+    if keras.backend.backend() == "jax":  # KERAS_BACKEND=jax: no TensorFlow (jax_training)
+        from gladnet_tf import jax_training as training
+    elif keras.backend.backend() == "tensorflow":
+        from gladnet_tf import training
+
+        if config.strategy == "mirrored":
+            training.configure_cpu_replicas(config.cpu_replicas)  # before TensorFlow starts
+    else:
+        logging.error("training runs on KERAS_BACKEND=tensorflow or jax, not %r", keras.backend.backend())
+        return 1
     try:
         summary = training.run(config, FLAGS.run_dir, FLAGS.max_steps_this_session)
-    except (training.TrainingError, FileNotFoundError) as error:
+    except (TrainingError, FileNotFoundError) as error:
         logging.error("%s", error)
         return 1
     logging.info("done: %s", summary)

@@ -1,0 +1,322 @@
+"""Training on Keras' JAX backend (``KERAS_BACKEND=jax``): no TensorFlow anywhere.
+
+``run(config, run_dir)`` trains as ``training.run`` does and leaves the same run folder
+(``config.json``, ``sessions.json``, ``progress.json``, ``log.txt``, ``final.weights.h5`` +
+``final.json``, ``best.weights.h5`` + ``best.json`` when there is validation data), so
+``python -m gladnet_tf.ship`` ships the result the same way. What differs:
+
+- data: ``numpy_data.PairStream`` (numpy + Pillow, threads), not ``tf.data``;
+- the step: ``model.stateless_call`` and ``optimizer.stateless_apply`` under ``jax.jit``;
+- checkpoints: ``checkpoints/ckpt-N.weights.h5`` (the model, the usual weights format) and
+  ``checkpoints/ckpt-N.optimizer.npz`` (Adam's slots and step counter), the second written
+  last, so a checkpoint counts only once both are complete; the last ``keep_checkpoints``
+  are kept. Killed at any moment, the same command resumes from the newest complete one and
+  ends with the weights an uninterrupted run ends with (the data stream is a pure function
+  of the seed and the step).
+- devices: with more than one JAX device, ``keras.distribution.DataParallel`` over all of
+  them (variables replicated, each batch split along its first axis; ``batch_size`` is then
+  the global batch and must divide by the device count).
+
+``--precision mixed_bfloat16`` computes the convolutions in bfloat16 and keeps float32
+weights and Adam state, as on TensorFlow.
+"""
+
+import io
+import json
+import logging
+import math
+import os
+import re
+import time
+
+import keras
+import numpy as np
+
+from gladnet_tf import images as images_lib
+from gladnet_tf import losses as losses_lib
+from gladnet_tf import model as model_lib
+from gladnet_tf import numpy_data
+from gladnet_tf import pairs as pairs_lib
+from gladnet_tf import run_folder
+from gladnet_tf.run_folder import TrainingError
+
+logger = logging.getLogger("gladnet_tf.training")
+PRECISIONS = ("float32", "mixed_bfloat16")
+_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.optimizer\.npz$")
+
+
+def _require_jax():
+    if keras.backend.backend() != "jax":
+        raise TrainingError(f"jax_training needs KERAS_BACKEND=jax (Keras runs on "
+                            f"{keras.backend.backend()!r})")
+
+
+def set_up_devices(batch_size):
+    """DataParallel over every JAX device when there are several; returns the device count."""
+    import jax
+
+    devices = jax.devices()
+    if len(devices) > 1:
+        if batch_size % len(devices):
+            raise TrainingError(f"batch_size {batch_size} does not divide over {len(devices)} devices")
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
+
+
+def shard(batch):
+    """A batch laid out by the current distribution (split along axis 0); as it is without one."""
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return batch
+    import jax
+
+    return jax.device_put(batch, distribution.get_data_layout(batch.shape).backend_layout)
+
+
+def build(config):
+    """Model (the config's precision), Adam on the original schedule, the per-example loss."""
+    if config.precision not in PRECISIONS:
+        raise TrainingError(f"precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    model = model_lib.create(config.precision, global_size=config.global_size,
+                             global_filters=config.global_filters, detail_filters=config.detail_filters)
+    schedule = losses_lib.original_schedule(config.learning_rate, config.decay_steps, config.decay_rate)
+    optimizer = keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1,
+                                      beta_2=config.beta_2, epsilon=config.epsilon)
+    optimizer.build(model.trainable_variables)
+    loss = losses_lib.WeightedL1(losses_lib.channel_weights(config.channel_order), reduction="none")
+    return model, optimizer, loss, schedule
+
+
+def make_train_step(model, optimizer, loss_fn):
+    """A jitted ``step(state, low, high) -> (loss, state)``; ``state`` = (trainable,
+    non-trainable, optimizer variable values)."""
+    import jax
+
+    def compute_loss(trainable, non_trainable, low, high):
+        output, non_trainable = model.stateless_call(trainable, non_trainable, low, training=True)
+        # float32 loss whatever the compute dtype (mixed precision outputs bfloat16).
+        loss = keras.ops.mean(loss_fn(high, keras.ops.cast(output, "float32")))
+        return loss, non_trainable
+
+    gradient = jax.value_and_grad(compute_loss, has_aux=True)
+
+    @jax.jit
+    def step(state, low, high):
+        trainable, non_trainable, optimizer_values = state
+        (loss, non_trainable), grads = gradient(trainable, non_trainable, low, high)
+        trainable, optimizer_values = optimizer.stateless_apply(optimizer_values, grads, trainable)
+        return loss, (trainable, non_trainable, optimizer_values)
+
+    return step
+
+
+def read_state(model, optimizer):
+    return ([v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in optimizer.variables])
+
+
+def write_state(model, optimizer, state):
+    """Puts the loop's arrays back into the Keras variables (before saving or validating)."""
+    trainable, non_trainable, optimizer_values = state
+    for variables, values in ((model.trainable_variables, trainable),
+                              (model.non_trainable_variables, non_trainable),
+                              (optimizer.variables, optimizer_values)):
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
+
+def _checkpoint_steps(folder):
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(m.group(1)) for m in map(_CHECKPOINT.match, os.listdir(folder)) if m)
+
+
+def save_checkpoint(folder, step, model, optimizer, keep):
+    """``ckpt-STEP.weights.h5`` then ``ckpt-STEP.optimizer.npz`` (atomic each); prunes old ones."""
+    os.makedirs(folder, exist_ok=True)
+    model_lib.save(model, os.path.join(folder, f"ckpt-{step}.weights.h5"))
+    buffer = io.BytesIO()
+    np.savez(buffer, step=np.int64(step),
+             **{f"v{i}": np.asarray(v.value) for i, v in enumerate(optimizer.variables)})
+    images_lib.write_bytes_atomic(os.path.join(folder, f"ckpt-{step}.optimizer.npz"), buffer.getvalue())
+    for old in _checkpoint_steps(folder)[:-keep]:
+        for suffix in (".optimizer.npz", ".weights.h5"):
+            try:
+                os.remove(os.path.join(folder, f"ckpt-{old}{suffix}"))
+            except OSError:
+                pass
+
+
+def restore_latest(folder, model, optimizer):
+    """Loads the newest complete checkpoint that reads; returns its step, or None."""
+    for step in reversed(_checkpoint_steps(folder)):
+        try:
+            with np.load(os.path.join(folder, f"ckpt-{step}.optimizer.npz")) as saved:
+                values = [saved[f"v{i}"] for i in range(len(optimizer.variables))]
+                if int(saved["step"]) != step:
+                    raise ValueError(f"records step {int(saved['step'])}")
+            model.load_weights(os.path.join(folder, f"ckpt-{step}.weights.h5"))
+        except (OSError, ValueError, KeyError) as error:
+            logger.warning("checkpoint %d in %s does not restore (%s); trying the one before",
+                           step, folder, error)
+            continue
+        for variable, value in zip(optimizer.variables, values):
+            variable.assign(value)
+        return step
+    return None
+
+
+def checkpoint_weights(run_dir, step):
+    """Path of the model weights of ``run_dir``'s JAX checkpoint at ``step``, or None."""
+    path = os.path.join(run_dir, "checkpoints", f"ckpt-{step}.weights.h5")
+    complete = os.path.exists(os.path.join(run_dir, "checkpoints", f"ckpt-{step}.optimizer.npz"))
+    return path if complete and os.path.exists(path) else None
+
+
+def evaluate(model, pairs):
+    """Mean PSNR / SSIM (dB, [0, 1]) of the clipped 8-bit output over full validation images."""
+    from gladnet_tf.metrics import fidelity
+
+    psnrs, ssims = [], []
+    for low_path, high_path in pairs:
+        low, high = numpy_data.read_pair(low_path, high_path)
+        output = keras.ops.convert_to_numpy(keras.ops.cast(model(low[None], training=False), "float32"))[0]
+        output = images_lib.quantize(np.clip(output, 0.0, 1.0), 8)
+        target = images_lib.quantize(high, 8)
+        psnrs.append(fidelity.psnr(output, target))
+        ssims.append(fidelity.ssim(output, target))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def _load_pairs(config):
+    report = pairs_lib.find_pairs(config.data, config.patch_size)
+    pairs_lib.log_report(report, logger)
+    if report.problems and not config.skip_bad_pairs:
+        raise TrainingError(f"{len(report.problems)} problem(s) in {config.data} (fix them or pass "
+                            "--skip_bad_pairs):\n  " + "\n  ".join(report.problems))
+    if not report.pairs:
+        raise TrainingError(f"{config.data}: no usable training pairs")
+    val_pairs = pairs_lib.find_pairs(config.val_data).pairs if config.val_data else []
+    return report.pairs, val_pairs
+
+
+class _Loop:
+    """One session of a run: the state, the data stream, and the bookkeeping around steps."""
+
+    def __init__(self, config, run_dir, model, optimizer, loss_fn, schedule, pairs, val_pairs):
+        self.config, self.run_dir = config, run_dir
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.val_pairs = val_pairs
+        self.folder = os.path.join(run_dir, "checkpoints")
+        self.restored = restore_latest(self.folder, model, optimizer)
+        if self.restored is None and config.init_weights:
+            run_folder.load_init_weights(model, config.init_weights, run_dir)
+        self.step = int(self.restored or 0)
+        self.steps = run_folder.total_steps(config, len(pairs), 1)
+        self.seconds_before = run_folder.progress(run_dir)["train_seconds"] if self.restored else 0.0
+        self.start = time.perf_counter()
+        self.state = read_state(model, optimizer)
+        self.train_step = make_train_step(model, optimizer, loss_fn)
+        self.stream = numpy_data.PairStream(pairs, config.patch_size, config.batch_size, config.seed,
+                                            start_step=self.step)
+        best = os.path.join(run_dir, "best.json")
+        self.best_psnr = json.load(open(best))["val_psnr"] if os.path.exists(best) else -math.inf
+
+    def checkpoint(self):
+        write_state(self.model, self.optimizer, self.state)
+        save_checkpoint(self.folder, self.step, self.model, self.optimizer, self.config.keep_checkpoints)
+        run_folder.write_json_atomic(os.path.join(self.run_dir, "progress.json"), {
+            "step": self.step, "train_seconds": self.train_seconds()})
+
+    def train_seconds(self):
+        return self.seconds_before + time.perf_counter() - self.start
+
+    def validate(self):
+        if not self.val_pairs:
+            return None
+        write_state(self.model, self.optimizer, self.state)
+        psnr, ssim = evaluate(self.model, self.val_pairs)
+        logger.info("step %d: validation PSNR %.3f dB, SSIM %.4f on %d images", self.step, psnr,
+                    ssim, len(self.val_pairs))
+        if psnr > self.best_psnr:
+            self.best_psnr = psnr
+            model_lib.save(self.model, os.path.join(self.run_dir, "best.weights.h5"))
+            run_folder.write_json_atomic(os.path.join(self.run_dir, "best.json"),
+                                         {"step": self.step, "val_psnr": psnr, "val_ssim": ssim})
+        return psnr, ssim
+
+    def train(self, session_end, stop):
+        config, window = self.config, [0.0, 0, time.perf_counter()]
+        while self.step < session_end and not stop.requested:
+            low, high = next(self.stream)
+            loss, self.state = self.train_step(self.state, shard(low), shard(high))
+            loss = float(loss)
+            if not math.isfinite(loss):
+                raise TrainingError(f"loss is {loss} at step {self.step + 1}: stopping. The last good "
+                                    f"checkpoint is kept; lower --learning_rate or check the data.")
+            self.step += 1
+            window[0] += loss
+            window[1] += 1
+            if self.step % config.checkpoint_every == 0 or self.step == self.steps:
+                self.checkpoint()
+            if self.step % config.log_every == 0 or self.step == session_end:
+                self.log(window)
+                window = [0.0, 0, time.perf_counter()]
+            if config.val_every and self.step % config.val_every == 0 and self.step < self.steps:
+                self.validate()
+        if stop.requested and self.step % config.checkpoint_every != 0:
+            self.checkpoint()
+
+    def log(self, window):
+        rate = window[1] / max(time.perf_counter() - window[2], 1e-9)
+        line = run_folder.progress_line(self.step, self.steps, window[0] / window[1],
+                                        float(self.schedule(self.step)), rate,
+                                        self.config.batch_size * self.config.patch_size ** 2)
+        logger.info(line)
+        run_folder.append_log(self.run_dir, line)
+
+    def finish(self):
+        metrics = self.validate()
+        write_state(self.model, self.optimizer, self.state)
+        model_lib.save(self.model, os.path.join(self.run_dir, "final.weights.h5"))
+        final = {"step": self.step, "config": json.loads(self.config.to_json()), "backend": "jax",
+                 "train_seconds": self.train_seconds(), "sessions": run_folder.sessions(self.run_dir)}
+        if metrics:
+            final.update(val_psnr=metrics[0], val_ssim=metrics[1])
+        run_folder.write_json_atomic(os.path.join(self.run_dir, "final.json"), final)
+        return metrics
+
+
+def run(config, run_dir, max_steps_this_session=None):
+    """Trains (or resumes) the run in ``run_dir`` on JAX; returns a dict summary (as
+    ``training.run``)."""
+    _require_jax()
+    os.makedirs(run_dir, exist_ok=True)
+    pairs, val_pairs = _load_pairs(config)
+    if config.init_weights and not os.path.isfile(config.init_weights):
+        raise TrainingError(f"--init_weights {config.init_weights}: no such file")
+    run_folder.check_config(run_dir, config)
+    run_folder.write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())
+    devices = set_up_devices(config.batch_size)
+    keras.utils.set_random_seed(config.seed)
+    loop = _Loop(config, run_dir, *build(config), pairs, val_pairs)
+    run_folder.record_session(run_dir, loop.step)
+    logger.info("%s at step %d of %d: %d pairs, %d JAX device(s), batch %d, patch %d",
+                f"resumed from checkpoint {loop.restored}" if loop.restored else "starting",
+                loop.step, loop.steps, len(pairs), devices, config.batch_size, config.patch_size)
+    session_end = loop.steps if max_steps_this_session is None else min(
+        loop.steps, loop.step + max_steps_this_session)
+    stop = run_folder.StopRequested().install()
+    try:
+        loop.train(session_end, stop)
+    finally:
+        stop.uninstall()
+        loop.stream.close()
+    summary = {"step": loop.step, "total_steps": loop.steps, "finished": loop.step >= loop.steps,
+               "restored_from": loop.restored, "seconds_this_session": time.perf_counter() - loop.start}
+    if loop.step >= loop.steps:
+        metrics = loop.finish()
+        if metrics:
+            summary.update(val_psnr=metrics[0], val_ssim=metrics[1])
+    return summary

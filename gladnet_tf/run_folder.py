@@ -1,0 +1,145 @@
+"""The run folder's bookkeeping, shared by the TensorFlow and the JAX training loops.
+
+``config.json`` (the TrainConfig; a resumed run must match it), ``sessions.json`` (one entry
+per session: commit, start time, start step), ``progress.json`` (step and training seconds as
+of the newest checkpoint). Standard library only.
+"""
+
+import json
+import logging
+import os
+import signal
+import time
+
+from gladnet_tf import checkpoints
+from gladnet_tf import config as config_lib
+
+logger = logging.getLogger("gladnet_tf.training")
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or must stop (bad data, config mismatch, NaN loss)."""
+
+
+def total_steps(config, num_pairs, replicas):
+    if config.steps > 0:
+        return config.steps
+    return max(1, config.epochs * num_pairs // (config.batch_size * replicas))
+
+
+def check_config(run_dir, config):
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        previous = config_lib.TrainConfig.from_json(f.read())
+    differences = sorted(
+        key
+        for key, value in vars(config).items()
+        if key not in config_lib.RESUMABLE_CHANGES and getattr(previous, key) != value
+    )
+    if differences:
+        details = ", ".join(f"{k}: {getattr(previous, k)!r} -> {getattr(config, k)!r}" for k in differences)
+        raise TrainingError(
+            f"{run_dir} holds a run with another configuration ({details}); "
+            f"use a new --run_dir or the same settings to resume"
+        )
+
+
+def write_json_atomic(path, payload):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(payload if isinstance(payload, str) else json.dumps(payload, indent=2, sort_keys=True))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def git_commit():
+    """The commit of the code doing the training, or None outside a git checkout."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                              capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def record_session(run_dir, start_step):
+    """Appends this session (commit, start time, start step) to ``sessions.json``."""
+    path = os.path.join(run_dir, "sessions.json")
+    sessions = []
+    if os.path.exists(path):
+        with open(path) as f:
+            sessions = json.load(f)
+    sessions.append({"commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "start_step": start_step})
+    write_json_atomic(path, sessions)
+
+
+def sessions(run_dir):
+    with open(os.path.join(run_dir, "sessions.json")) as f:
+        return json.load(f)
+
+
+def progress(run_dir):
+    path = os.path.join(run_dir, "progress.json")
+    if not os.path.exists(path):
+        return {"step": 0, "train_seconds": 0.0}
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_init_weights(model, path, run_dir):
+    """Fine-tuning start: loads ``path`` (checked to exist by ``run``) into ``model``; records
+    the file's sha256 in run_dir."""
+    try:
+        model.load_weights(path)
+    except Exception as error:  # Keras raises ValueError or OSError depending on the problem
+        raise TrainingError(f"--init_weights {path}: cannot be loaded into GLADNet ({error})") from error
+    digest = checkpoints.sha256_of(path)
+    logger.info("starting from %s (sha256 %s)", path, digest[:12])
+    if run_dir:
+        write_json_atomic(os.path.join(run_dir, "init_weights.json"),
+                           {"path": os.path.abspath(path), "sha256": digest})
+
+
+class StopRequested:
+    """SIGTERM / SIGINT: finish the current step, checkpoint, and exit cleanly."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        del frame
+        logger.warning("signal %d received: saving a checkpoint and stopping", signum)
+        self.requested = True
+
+    def install(self):
+        """Handles SIGTERM and SIGINT until ``uninstall`` (not in the main thread: no-op)."""
+        self.previous = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.previous[signum] = signal.signal(signum, self)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def uninstall(self):
+        for signum, handler in getattr(self, "previous", {}).items():
+            signal.signal(signum, handler)
+
+
+def progress_line(step, steps, loss, learning_rate, steps_per_second, pixels_per_step):
+    """``step S/N loss L lr R X steps/s Y Mpx/s ETA hh:mm:ss``: one line of the training log."""
+    eta = (steps - step) / max(steps_per_second, 1e-9)
+    return (f"step {step}/{steps} loss {loss:.5f} lr {learning_rate:.3e} "
+            f"{steps_per_second:.2f} steps/s {steps_per_second * pixels_per_step / 1e6:.2f} Mpx/s "
+            f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}")
+
+
+def append_log(run_dir, line):
+    """Appends a timestamped line to ``run_dir/log.txt``."""
+    with open(os.path.join(run_dir, "log.txt"), "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")

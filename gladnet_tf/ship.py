@@ -1,0 +1,144 @@
+"""Shipping trained weights into ``checkpoints/``: ``python -m gladnet_tf.ship``.
+
+    python -m gladnet_tf.ship --weights runs/NAME/best.weights.h5 --run_dir runs/NAME \
+        --name gladnet_NAME [--eval_data DIR] [--default]
+    python -m gladnet_tf.ship --run_dir runs/NAME --step 1500     # a checkpoint's weights only
+
+The copy is named ``NAME-SHA8.weights.h5`` and ``MANIFEST.json`` gets its record: the run's
+config with paths relative to the checkout or ``../shared``, its sessions, steps and wall
+time, and PSNR/SSIM on ``--eval_data`` when given. Works for TensorFlow and JAX run folders.
+"""
+
+import json
+import os
+import sys
+
+from gladnet_tf import checkpoints
+
+
+def _portable(path):
+    """An absolute path as the checkout or ``../shared`` sees it, so no record names a machine."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return path
+    root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
+    relative = os.path.relpath(path, root)
+    if not relative.startswith(".."):
+        return relative
+    shared = os.path.join(os.path.dirname(root), "shared")
+    return os.path.join("../shared", os.path.relpath(path, shared)) if path.startswith(shared + os.sep) else path
+
+
+def _run_record(run_dir, weights_name):
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    config = {key: _portable(value) for key, value in config.items()}
+    record = {"config": config}
+    for name in ("final.json", "best.json", "progress.json", "sessions.json", "init_weights.json"):
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                loaded = json.load(f)
+            if isinstance(loaded, dict):
+                loaded = {key: _portable(value) for key, value in loaded.items()}
+            record[name.split(".")[0]] = loaded
+    return record
+
+
+def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", checkpoint_dir=None):
+    """Copies trained weights into ``checkpoints/`` as ``NAME-SHA8.weights.h5`` with a record.
+
+    The record holds the run's config (data, patch, batch, schedule), its sessions (the
+    commits that trained it), steps and wall time, and, if ``eval_data`` is given, PSNR/SSIM
+    measured now on that folder (and on its inputs, for reference).
+    """
+    import shutil
+
+    from gladnet_tf import evaluate
+
+    checkpoint_dir = checkpoint_dir or checkpoints.CHECKPOINT_DIR
+    digest = checkpoints.sha256_of(weights)
+    filename = f"{name}-{digest[:8]}.weights.h5"
+    target = os.path.join(checkpoint_dir, filename)
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    tmp = target + ".tmp"
+    shutil.copyfile(weights, tmp)
+    os.replace(tmp, target)
+    record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
+    record.update(_run_record(run_dir, filename))
+    if eval_data:
+        _, summary = evaluate.evaluate("gladnet", eval_data, weights=target, log=lambda m: None)
+        _, baseline = evaluate.evaluate("none", eval_data, log=lambda m: None)
+        record["evaluation"] = {
+            "data": os.path.basename(os.path.normpath(eval_data)),
+            "images": summary["images"],
+            "psnr": summary["mean_psnr"],
+            "ssim": summary["mean_ssim"],
+            "input_psnr": baseline["mean_psnr"],
+            "input_ssim": baseline["mean_ssim"],
+            "command": f"python -m gladnet_tf.evaluate --method gladnet --weights checkpoints/{filename} --data {eval_data}",
+        }
+    manifest_path = os.path.join(checkpoint_dir, "MANIFEST.json")
+    manifest = {"default": None, "weights": {}}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+    manifest["weights"][filename] = record
+    if make_default or not manifest.get("default"):
+        manifest["default"] = filename
+    with open(manifest_path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    os.replace(manifest_path + ".tmp", manifest_path)
+    return target, record
+
+
+def main(argv):
+    del argv
+    from absl import app, flags
+
+    FLAGS = flags.FLAGS
+    weights = FLAGS.weights
+    if FLAGS.step is not None:
+        # A JAX run's checkpoint holds the weights file itself (complete once its optimizer
+        # state is written); a TensorFlow run's must be read into a model first.
+        folder = os.path.join(FLAGS.run_dir, "checkpoints")
+        jax_weights = os.path.join(folder, f"ckpt-{FLAGS.step}.weights.h5")
+        jax_steps = sorted(int(n.split("-")[1].split(".")[0]) for n in
+                           (os.listdir(folder) if os.path.isdir(folder) else [])
+                           if n.startswith("ckpt-") and n.endswith(".optimizer.npz"))
+        if FLAGS.step in jax_steps:
+            weights = jax_weights
+        elif jax_steps:
+            print(f"error: {jax_weights}: no such checkpoint (kept: {jax_steps})", file=sys.stderr)
+            return 1
+        else:
+            from gladnet_tf import training
+
+            try:
+                weights = training.weights_from_checkpoint(FLAGS.run_dir, FLAGS.step)
+            except (training.TrainingError, FileNotFoundError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+        print(f"wrote {weights}" if weights != jax_weights else f"checkpoint weights: {weights}")
+        if not FLAGS.name:
+            return 0
+    if not weights or not FLAGS.name:
+        raise app.UsageError("--weights (or --step) and --name are required to ship weights")
+    target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note)
+    print(json.dumps(record.get("evaluation", {}), indent=2))
+    print(f"shipped {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("weights", None, "Weights to ship (e.g. runs/NAME/best.weights.h5).")
+    flags.DEFINE_integer("step", None, "Instead of --weights: take the run's checkpoint at this step (written "
+                         "to RUN_DIR/weights/step-N.weights.h5; without --name, only that is done).")
+    flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
+    flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
+    flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")
+    flags.DEFINE_bool("default", False, "Make these the default weights of test.py.")
+    flags.DEFINE_string("note", "", "Free text for the record.")
+    flags.mark_flags_as_required(["run_dir"])
+    app.run(lambda argv: sys.exit(main(argv)))

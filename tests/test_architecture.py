@@ -1,0 +1,110 @@
+"""The package's shape: no import circle among gladnet_tf modules, light modules stay light.
+
+Imports are read from the source (module level and inside functions alike; a block under
+``if __name__ == "__main__":`` runs only as a script, never on import, and is left out).
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "gladnet_tf"
+
+
+def module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_main_block(node):
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+
+
+def imported_names(path):
+    """Every module name ``path`` imports (``from a import b`` gives ``a`` and ``a.b``)."""
+    tree = ast.parse(path.read_text())
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    names = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if _is_main_block(child):
+                continue
+            if isinstance(child, ast.Import):
+                names.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    base = ".".join(anchor + ([base] if base else []))
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in child.names)
+            stack.append(child)
+    return names
+
+
+def import_graph():
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = sorted(n for n in imported_names(path) if n in modules and n != name)
+    return graph
+
+
+def find_cycle(graph):
+    """One import circle as a list of modules, or None."""
+    state = {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                return trail[trail.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, trail + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def test_no_import_circle_among_package_modules():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_guard_sees_a_circle():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": ["b"], "b": [], "c": ["a", "b"]}) is None
+
+
+@pytest.mark.parametrize("module", ["gladnet_tf.checkpoints", "gladnet_tf.config",
+                                    "gladnet_tf.run_folder"])
+def test_light_modules_import_neither_tensorflow_nor_keras(module):
+    """Transitively: what these modules import (within the package) never pulls in TF/Keras."""
+    graph = import_graph()
+    # The package's __init__ installs the quiet-console hook: it runs TensorFlow's import only
+    # when something else imports TensorFlow first, so it loads nothing by itself.
+    seen, todo = {"gladnet_tf", "gladnet_tf.console"}, [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = PACKAGE.parent / (name.replace(".", "/") + ".py")
+        if not path.exists():
+            path = PACKAGE.parent / name.replace(".", "/") / "__init__.py"
+        heavy = {n for n in imported_names(path) if n.split(".")[0] in ("tensorflow", "keras")}
+        assert not heavy, f"{name} (reached from {module}) imports {sorted(heavy)}"
+        todo.extend(graph[name])
