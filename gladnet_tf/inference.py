@@ -21,27 +21,82 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from gladnet_tf import fast_detail as fast_detail_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
 from gladnet_tf import video as video_lib
-from gladnet_tf import winograd as winograd_lib
 
 DEFAULT_TILE = 512
 MIN_HALO = 5  # five 3x3 convolutions in the detail branch
 
 
-def _resize_indices(in_size, out_size):
-    """Source index of each of ``out_size`` outputs under the legacy nearest resize."""
-    ramp = tf.reshape(tf.range(in_size, dtype=tf.float32), [1, -1, 1, 1])  # exact in float32
-    picked = tf.raw_ops.ResizeNearestNeighbor(
-        images=ramp, size=tf.stack([out_size, 1]), align_corners=False, half_pixel_centers=False
-    )
-    return tf.cast(tf.reshape(picked, [-1]), tf.int32)
+def _on_tensorflow():
+    return keras.backend.backend() == "tensorflow"
 
 
+def _tensorflow_functions(global_model, detail_model, model, global_size, algorithm):
+    """(global_fn, detail_fn, fast_detail_fn or None, indices_fn) as ``tf.function``s with
+    fixed signatures: a constant number of traced graphs whatever the image sizes."""
+    import tensorflow as tf
+
+    from gladnet_tf import fast_detail as fast_detail_lib
+
+    image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+    @tf.function(input_signature=[image_spec])
+    def global_fn(batch):
+        return tf.cast(global_model(batch, training=False), tf.float32)  # (B, 96, 96, 64)
+
+    detail_signature = [
+        tf.TensorSpec([None, None, None, model.global_filters], tf.float32),
+        image_spec,
+        tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([None], tf.int32),
+    ]
+
+    @tf.function(input_signature=detail_signature)
+    def detail_fn(illumination96, image_tile, rows, cols):
+        # Nearest "resize" of the 96x96 map restricted to this tile's rows and columns.
+        tile_illumination = tf.gather(tf.gather(illumination96, rows, axis=1), cols, axis=2)
+        return tf.cast(detail_model([tile_illumination, image_tile], training=False), tf.float32)
+
+    fast_detail_fn = None
+    if algorithm == "winograd":
+        fast_detail_fn = tf.function(fast_detail_lib.build(model), input_signature=detail_signature)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    def indices_fn(height, width):
+        return (model_lib.legacy_source_indices(global_size, height),
+                model_lib.legacy_source_indices(global_size, width))
+
+    return global_fn, detail_fn, fast_detail_fn, indices_fn
+
+
+def _keras_functions(global_model, detail_model, global_size):
+    """The same functions on JAX or PyTorch: plain calls of the Keras models (each backend
+    compiles or runs them its own way), float32 outputs."""
+    ops = keras.ops
+
+    def global_fn(batch):
+        return ops.cast(global_model(ops.convert_to_tensor(batch), training=False), "float32")
+
+    def detail_fn(illumination96, image_tile, rows, cols):
+        illumination96, image_tile = ops.convert_to_tensor(illumination96), ops.convert_to_tensor(image_tile)
+        tile_illumination = ops.take(ops.take(illumination96, rows, axis=1), cols, axis=2)
+        return ops.cast(detail_model([tile_illumination, image_tile], training=False), "float32")
+
+    def indices_fn(height, width):
+        return (model_lib.legacy_source_indices(global_size, int(height)),
+                model_lib.legacy_source_indices(global_size, int(width)))
+
+    return global_fn, detail_fn, None, indices_fn
+
+
+def _numpy(tensor):
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
+
+
+WINOGRAD_ALIGN, WINOGRAD_BLOCK = 4, 32  # winograd.ALIGN and .BLOCK (checked equal by a test)
 PRECISIONS = ("float32", "bfloat16")
 ALGORITHMS = ("direct", "winograd")
 
@@ -87,6 +142,8 @@ class Enhancer:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
         if algorithm == "winograd" and precision != "float32":
             raise ValueError("algorithm 'winograd' runs in float32 only")
+        if algorithm == "winograd" and not _on_tensorflow():
+            raise ValueError("algorithm 'winograd' runs on the TensorFlow backend only")
         if precision == "bfloat16":
             model = _bfloat16_copy(model)
         self.precision = precision
@@ -99,6 +156,9 @@ class Enhancer:
             # Tile origins (tile starts, see tiles(), minus the halo) must be multiples of 4
             # so that every tile sees the same Winograd grid as the whole image, and the halo
             # must cover the rounding reach of each Winograd layer (4 pixels, not 1).
+            from gladnet_tf import fast_detail as fast_detail_lib
+            from gladnet_tf import winograd as winograd_lib
+
             align = winograd_lib.ALIGN
             halo = max(halo, fast_detail_lib.reach(model))
             tile, halo = -(-tile // align) * align, -(-halo // align) * align
@@ -115,38 +175,12 @@ class Enhancer:
             x = model.get_layer(f"detail_conv_{i + 1}")(x)
         detail_model = keras.Model([illumination, image], x, name="detail_branch")
 
-        image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
-
-        @tf.function(input_signature=[image_spec])
-        def global_fn(batch):
-            return tf.cast(global_model(batch, training=False), tf.float32)  # (B, 96, 96, 64)
-
-        detail_signature = [
-            tf.TensorSpec([None, None, None, model.global_filters], tf.float32),
-            image_spec,
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None], tf.int32),
-        ]
-
-        @tf.function(input_signature=detail_signature)
-        def detail_fn(illumination96, image_tile, rows, cols):
-            # Nearest "resize" of the 96x96 map restricted to this tile's rows and columns.
-            tile_illumination = tf.gather(tf.gather(illumination96, rows, axis=1), cols, axis=2)
-            return tf.cast(detail_model([tile_illumination, image_tile], training=False), tf.float32)
-
-        self._fast_detail_fn = None
-        if algorithm == "winograd":
-            self._fast_detail_fn = tf.function(
-                fast_detail_lib.build(model), input_signature=detail_signature
-            )
-
-        @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
-        def indices_fn(height, width):
-            return _resize_indices(self.global_size, height), _resize_indices(self.global_size, width)
-
-        self._global_fn = global_fn
-        self._detail_fn = detail_fn
-        self._indices_fn = indices_fn
+        if _on_tensorflow():
+            functions = _tensorflow_functions(global_model, detail_model, model, self.global_size,
+                                              algorithm)
+        else:
+            functions = _keras_functions(global_model, detail_model, self.global_size)
+        self._global_fn, self._detail_fn, self._fast_detail_fn, self._indices_fn = functions
 
     def tiles(self, height, width):
         """(y0, y1, x0, x1) of the output tiles covering an image.
@@ -160,8 +194,8 @@ class Enhancer:
         area = self.tile * self.tile
         if not self.tile or height * width <= area:
             return [(0, height, 0, width)]
-        align = winograd_lib.ALIGN if self.algorithm == "winograd" else 1
-        block = winograd_lib.BLOCK if self.algorithm == "winograd" else 1
+        align = WINOGRAD_ALIGN if self.algorithm == "winograd" else 1
+        block = WINOGRAD_BLOCK if self.algorithm == "winograd" else 1
 
         def padded(side):
             return -(-(side + 2 * self.halo) // block) * block
@@ -199,7 +233,7 @@ class Enhancer:
         the frames of a video) and pass it to ``enhance(..., illumination=...)``.
         """
         rgb = self._check(rgb)
-        return self._global_fn(tf.constant(rgb[None])).numpy()[0]
+        return _numpy(self._global_fn(rgb[None]))[0]
 
     def enhance(self, rgb, illumination=None):
         """HxWx3 float32 RGB in [0, 1] -> HxWx3 float32 raw output in [0, inf).
@@ -211,27 +245,27 @@ class Enhancer:
         height, width = rgb.shape[:2]
         batch = rgb[None]
         if illumination is None:
-            illumination96 = self._global_fn(tf.constant(batch))
+            illumination96 = self._global_fn(batch)
         else:
-            illumination96 = tf.constant(np.asarray(illumination, np.float32)[None])
-        rows, cols = (t.numpy() for t in self._indices_fn(tf.constant(height), tf.constant(width)))
+            illumination96 = np.asarray(illumination, np.float32)[None]
+        rows, cols = (_numpy(t) for t in self._indices_fn(np.int32(height), np.int32(width)))
         tiles = self.tiles(height, width)
         detail_fn = self._detail_fn_for(height, width)
         if len(tiles) == 1:
-            return detail_fn(illumination96, tf.constant(batch), rows, cols).numpy()[0]
+            return _numpy(detail_fn(illumination96, batch, rows, cols))[0]
         output = np.empty((height, width, 3), dtype=np.float32)
         for y0, y1, x0, x1 in tiles:
             # The tile plus its halo, clamped to the image.
             ya, yb = max(0, y0 - self.halo), min(height, y1 + self.halo)
             xa, xb = max(0, x0 - self.halo), min(width, x1 + self.halo)
-            result = detail_fn(
-                illumination96, tf.constant(batch[:, ya:yb, xa:xb]), rows[ya:yb], cols[xa:xb]
-            ).numpy()[0]
+            result = _numpy(detail_fn(
+                illumination96, np.ascontiguousarray(batch[:, ya:yb, xa:xb]), rows[ya:yb], cols[xa:xb]
+            ))[0]
             output[y0:y1, x0:x1] = result[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
         return output
 
     def _detail_fn_for(self, height, width):
-        if self._fast_detail_fn is not None and min(height, width) >= winograd_lib.BLOCK:
+        if self._fast_detail_fn is not None and min(height, width) >= WINOGRAD_BLOCK:
             # Thinner images would be mostly padding in Winograd's 32x32 blocks. The choice is
             # made per image, so all tiles of one image take the same path (exact tiles).
             return self._fast_detail_fn
@@ -266,10 +300,10 @@ class Enhancer:
                 if len(chunk) == 1:
                     outputs[chunk[0]] = self.enhance(checked[chunk[0]])
                     continue
-                batch = tf.constant(np.stack([checked[i] for i in chunk]))
-                rows, cols = self._indices_fn(tf.constant(height), tf.constant(width))
+                batch = np.stack([checked[i] for i in chunk])
+                rows, cols = self._indices_fn(np.int32(height), np.int32(width))
                 stacked = self._detail_fn(self._global_fn(batch), batch, rows, cols)
-                for index, output in zip(chunk, stacked.numpy()):
+                for index, output in zip(chunk, _numpy(stacked)):
                     outputs[index] = output
         return outputs
 
@@ -277,7 +311,8 @@ class Enhancer:
     def traced_graphs(self):
         """How many concrete graphs the traced functions hold (constant: no retracing)."""
         functions = [self._global_fn, self._detail_fn, self._fast_detail_fn]
-        return sum(len(f._list_all_concrete_functions()) for f in functions if f is not None)
+        return sum(len(f._list_all_concrete_functions()) for f in functions
+                   if f is not None and hasattr(f, "_list_all_concrete_functions"))
 
 
 # ---- folders of files ---------------------------------------------------------------------
@@ -401,7 +436,16 @@ def plan_folder(input_path, output_dir, recursive=False, output_format="png", vi
 
 
 # What a bad file may raise while it is read, enhanced or written: reported, never fatal.
-FILE_ERRORS = (images_lib.ImageError, OSError, ValueError, tf.errors.OpError, MemoryError)
+def _file_errors():
+    errors = (images_lib.ImageError, OSError, ValueError, MemoryError)
+    if _on_tensorflow():
+        import tensorflow as tf
+
+        errors += (tf.errors.OpError,)
+    return errors
+
+
+FILE_ERRORS = _file_errors()
 
 
 def failure_message(source, error):

@@ -65,3 +65,32 @@ def test_gather_resize_equals_the_tensorflow_op():
                                                     align_corners=False, half_pixel_centers=False)
         np.testing.assert_array_equal(np.asarray(model_lib.gather_resize(images, size)),
                                       expected.numpy(), err_msg=f"{h}x{w}->{size}")
+
+
+def test_winograd_constants_match():
+    from gladnet_tf import inference, winograd
+
+    assert (inference.WINOGRAD_ALIGN, inference.WINOGRAD_BLOCK) == (winograd.ALIGN, winograd.BLOCK)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_test_py_on_another_backend_matches_tensorflow(backend, tmp_path):
+    """``KERAS_BACKEND=... python test.py`` on the sample images with the shipped weights:
+    every 8-bit output within one level of TensorFlow's (a big image is tiled)."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    from PIL import Image
+
+    from tests.conftest import REPO
+
+    outputs = {}
+    for name in ("tensorflow", backend):
+        out = tmp_path / name
+        result = run_python(["test.py", "--input", str(REPO / "sample_images"), "--output_dir", str(out),
+                             "--tile", "256"], env={"KERAS_BACKEND": name})
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[name] = {p.name: np.asarray(Image.open(p), np.int16) for p in sorted(out.glob("*.png"))}
+    assert len(outputs["tensorflow"]) == 4 and outputs[backend].keys() == outputs["tensorflow"].keys()
+    for name, expected in outputs["tensorflow"].items():
+        assert np.abs(outputs[backend][name] - expected).max() <= 1, name
