@@ -9,7 +9,7 @@ Usage (the checkpoint prefix is the path without ``.index`` / ``.data-*``):
 The original repository (weichen582/GLADNet) saves ``tf.train.Saver`` V2 checkpoints with
 one variable scope per conv (``FG/conv2d``, ``FG/conv2d_1``, ... ``FG/conv2d_16``), plus Adam
 slots, ``beta1_power``, ``beta2_power`` and the global step ``Variable``. Weights are read by
-name through ``model.TF1_NAME_TABLE`` (never by order: the checkpoint lists names
+name through ``TF1_NAME_TABLE`` (never by order: the checkpoint lists names
 alphabetically), every shape is checked against the Keras layer, and optimizer state is
 ignored. Kernels are HWIO in both frameworks, so no transposition is needed.
 """
@@ -26,12 +26,35 @@ class CheckpointError(ValueError):
     """The checkpoint lacks variables or has variables of the wrong shape."""
 
 
+# Which original TF1 variable scope feeds which Keras layer. The TF1 checkpoint lists
+# variables alphabetically (conv2d, conv2d_1, conv2d_10, ...), so never map by order.
+TF1_NAME_TABLE = {
+    "global_down_1": "FG/conv2d",
+    "global_down_2": "FG/conv2d_1",
+    "global_down_3": "FG/conv2d_2",
+    "global_down_4": "FG/conv2d_3",
+    "global_down_5": "FG/conv2d_4",
+    "global_down_6": "FG/conv2d_5",
+    "global_up_1": "FG/conv2d_6",
+    "global_up_2": "FG/conv2d_7",
+    "global_up_3": "FG/conv2d_8",
+    "global_up_4": "FG/conv2d_9",
+    "global_up_5": "FG/conv2d_10",
+    "global_up_6": "FG/conv2d_11",
+    "detail_conv_1": "FG/conv2d_12",
+    "detail_conv_2": "FG/conv2d_13",
+    "detail_conv_3": "FG/conv2d_14",
+    "detail_conv_4": "FG/conv2d_15",
+    "detail_conv_5": "FG/conv2d_16",
+}
+
+
 def expected_variables(model=None):
     """``{tf1_name: shape}`` of the 34 trainable tensors the converter needs."""
     if model is None:
         model = model_lib.GLADNet()
     expected = {}
-    for layer_name, scope in model_lib.TF1_NAME_TABLE.items():
+    for layer_name, scope in TF1_NAME_TABLE.items():
         layer = model.get_layer(layer_name)
         expected[f"{scope}/kernel"] = tuple(layer.kernel.shape)
         expected[f"{scope}/bias"] = tuple(layer.bias.shape)
@@ -87,7 +110,7 @@ def read_tf1_checkpoint(prefix):
 
 def assign_tf1_weights(model, tensors):
     """Copies ``{tf1_name: array}`` into ``model`` through the name table (shapes asserted)."""
-    for layer_name, scope in model_lib.TF1_NAME_TABLE.items():
+    for layer_name, scope in TF1_NAME_TABLE.items():
         layer = model.get_layer(layer_name)
         kernel, bias = tensors[f"{scope}/kernel"], tensors[f"{scope}/bias"]
         if tuple(kernel.shape) != tuple(layer.kernel.shape) or tuple(bias.shape) != tuple(layer.bias.shape):

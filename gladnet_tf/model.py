@@ -252,29 +252,6 @@ class GLADNet(keras.Model):
         )
 
 
-# Which original TF1 variable scope feeds which Keras layer. The TF1 checkpoint lists
-# variables alphabetically (conv2d, conv2d_1, conv2d_10, ...), so never map by order.
-TF1_NAME_TABLE = {
-    "global_down_1": "FG/conv2d",
-    "global_down_2": "FG/conv2d_1",
-    "global_down_3": "FG/conv2d_2",
-    "global_down_4": "FG/conv2d_3",
-    "global_down_5": "FG/conv2d_4",
-    "global_down_6": "FG/conv2d_5",
-    "global_up_1": "FG/conv2d_6",
-    "global_up_2": "FG/conv2d_7",
-    "global_up_3": "FG/conv2d_8",
-    "global_up_4": "FG/conv2d_9",
-    "global_up_5": "FG/conv2d_10",
-    "global_up_6": "FG/conv2d_11",
-    "detail_conv_1": "FG/conv2d_12",
-    "detail_conv_2": "FG/conv2d_13",
-    "detail_conv_3": "FG/conv2d_14",
-    "detail_conv_4": "FG/conv2d_15",
-    "detail_conv_5": "FG/conv2d_16",
-}
-
-
 def save(model, path):
     """Saves weights (``*.weights.h5``) or the whole model (``*.keras``), atomically.
 

@@ -57,7 +57,7 @@ def test_converts_a_checkpoint_in_the_official_layout(tmp_path):
         tensors[name] = np.array(600, np.int32) if dtype == "int32" else rng.standard_normal(shape).astype(np.float32)
     write_tf1_checkpoint(tmp_path / "GLADNet", tensors)
     model = convert.convert(str(tmp_path / "GLADNet"), str(tmp_path / "out.weights.h5"))
-    for layer_name, scope in model_lib.TF1_NAME_TABLE.items():
+    for layer_name, scope in convert.TF1_NAME_TABLE.items():
         kernel, bias = model.get_layer(layer_name).get_weights()
         np.testing.assert_array_equal(kernel, tensors[f"{scope}/kernel"])
         np.testing.assert_array_equal(bias, tensors[f"{scope}/bias"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gladnet_tf import model as model_lib
+from gladnet_tf import convert, model as model_lib
 from tests.conftest import run_python
 
 
@@ -19,7 +19,7 @@ def test_parameter_count_and_layers(model):
     convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
     assert len(convs) == 17
     assert all(layer.use_bias for layer in convs)
-    assert set(model_lib.TF1_NAME_TABLE) == {layer.name for layer in convs}
+    assert set(convert.TF1_NAME_TABLE) == {layer.name for layer in convs}
 
 
 @pytest.mark.parametrize("height,width", [(1, 1), (37, 53), (401, 599), (2, 97)])
