@@ -15,6 +15,7 @@ and prints a table; ``--save_dir`` keeps the enhanced images as PNG.
 """
 
 import csv
+import io
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import time
 
 import numpy as np
 
+from gladnet_tf import atomic
 from gladnet_tf import images as images_lib
 
 METHODS = ("none", "gladnet", "msrcr", "dehz", "lime", "srie", "gamma")
@@ -108,13 +110,13 @@ def write_report(prefix, rows, summary):
     folder = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
     columns = ["image"] + [c for c in ("psnr", "ssim", "niqe", "seconds", "error") if any(c in r for r in rows)]
-    with open(prefix + ".csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row.get(k, "") for k in columns})
-    with open(prefix + ".json", "w") as f:
-        json.dump({"summary": summary, "images": rows}, f, indent=2)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in columns})
+    atomic.write_bytes(prefix + ".csv", table.getvalue().encode())
+    atomic.write_bytes(prefix + ".json", json.dumps({"summary": summary, "images": rows}, indent=2).encode())
 
 
 def format_table(rows, summary):

@@ -16,11 +16,12 @@ import io
 import os
 import re
 import stat
-import tempfile
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from gladnet_tf import atomic
 
 # Extensions read by ``read`` and found by ``find_images``.
 EXTENSIONS = {
@@ -345,33 +346,9 @@ def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):
     return buffer.getvalue()
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_bytes_atomic(path, data):
-    """Writes ``data`` to ``path`` through a temporary file and a rename (never half-written).
-
-    The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    """Writes ``data`` to ``path`` through a temporary file and a rename (``atomic.write_bytes``)."""
+    atomic.write_bytes(path, data)
 
 
 def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):

@@ -29,9 +29,9 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
-from gladnet_tf import data
+from gladnet_tf import atomic
+from gladnet_tf import pairs as pairs_lib
 
 LINK_MODES = ("symlink", "copy")
 
@@ -59,7 +59,7 @@ def _label(folder, identity):
 def _identity_images(folder):
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: identity folder not found")
-    found, problems = data._index_folder(folder)
+    found, problems = pairs_lib.index_folder(folder)
     return [found[stem] for stem in sorted(found)], problems
 
 
@@ -101,7 +101,7 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         return [label] if repeat == 1 else [f"{label}-r{k + 1}" for k in range(repeat)]
 
     for folder, repeat in pairs:
-        report = data.find_pairs(folder, check_contents=False)
+        report = pairs_lib.find_pairs(folder, check_contents=False)
         problems += report.problems
         label = unique(_label(folder, identity=False))
         sources.append({"kind": "pairs", "path": os.path.abspath(folder), "label": label,
@@ -119,10 +119,7 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
     if not entries:
         raise ValueError("no pairs: give at least one --pairs or --identity folder with images")
 
-    parent = os.path.dirname(os.path.abspath(output))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=os.path.basename(output) + ".partial-", dir=parent)
-    try:
+    with atomic.temporary_folder(output) as work:
         os.makedirs(os.path.join(work, "low"))
         os.makedirs(os.path.join(work, "high"))
         for prefix, low, high in entries:
@@ -133,12 +130,6 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         record = {"pairs": len(entries), "link": link, "sources": sources}
         with open(os.path.join(work, "mix.json"), "w") as f:
             json.dump(record, f, indent=2)
-        if os.path.isdir(output):
-            os.rmdir(output)  # empty, checked above
-        os.rename(work, output)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return record
 
 

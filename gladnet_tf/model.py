@@ -259,7 +259,8 @@ def save(model, path):
     half-written file under ``path``.
     """
     import os
-    import tempfile
+
+    from gladnet_tf import atomic
 
     path = os.fspath(path)
     if path.endswith(".keras"):
@@ -268,22 +269,12 @@ def save(model, path):
         suffix = ".weights.h5"
     else:
         raise ValueError(f"{path}: use a name ending in .weights.h5 (weights) or .keras (model)")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic.temporary_path(path, suffix) as temporary:
         if suffix == ".keras":
-            model.save(tmp)
+            model.save(temporary)
         else:
-            model.save_weights(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+            model.save_weights(temporary)
     return path
 
 

@@ -27,7 +27,8 @@ class PairReport:
     small: list  # pairs smaller than the patch size (skipped)
 
 
-def _index_folder(folder):
+def index_folder(folder):
+    """``({stem: path}, [problem lines])`` of the trainable images directly in ``folder``."""
     by_stem, problems = {}, []
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
@@ -62,8 +63,8 @@ def find_pairs(root, patch_size=0, check_contents=True):
         raise FileNotFoundError(f"{root}: dataset folder not found")
     if not os.path.isdir(low_dir) or high_dir is None:
         raise FileNotFoundError(f"{root}: expected subfolders low/ and high/ (or normal/)")
-    low, problems = _index_folder(low_dir)
-    high, high_problems = _index_folder(high_dir)
+    low, problems = index_folder(low_dir)
+    high, high_problems = index_folder(high_dir)
     problems += high_problems
     for stem in sorted(set(low) - set(high)):
         problems.append(f"{low[stem]}: no partner named {stem}.* in {high_dir}")

@@ -46,11 +46,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from gladnet_tf import atomic
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = CHECKOUT.parent / "shared"
@@ -228,14 +228,8 @@ _BUILDERS = {"select": _build_select, "pair_folders": _build_pair_folders,
 
 def _atomic_folder(output: Path, fill) -> None:
     """Runs ``fill(work)`` on a temporary folder beside ``output``, then renames it."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=output.name + ".partial-", dir=output.parent))
-    try:
-        fill(work)
-        os.rename(work, output)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with atomic.temporary_folder(output) as work:
+        fill(Path(work))
 
 
 def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike | None = None,
@@ -272,9 +266,7 @@ def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike 
 
 
 def _write_stamp(output: Path, stamp: dict) -> None:
-    work = output / (STEP_FILE + ".partial")
-    work.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
-    os.replace(work, output / STEP_FILE)
+    atomic.write_bytes(output / STEP_FILE, (json.dumps(stamp, indent=1, sort_keys=True) + "\n").encode())
 
 
 def _check_stamp(output: Path, stamp: dict) -> None:

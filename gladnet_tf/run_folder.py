@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from gladnet_tf import checkpoints
+from gladnet_tf import atomic, checkpoints
 from gladnet_tf import config as config_lib
 
 logger = logging.getLogger("gladnet_tf.training")
@@ -47,12 +47,8 @@ def check_config(run_dir, config):
 
 
 def write_json_atomic(path, payload):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(payload if isinstance(payload, str) else json.dumps(payload, indent=2, sort_keys=True))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """``payload`` (a JSON string, or anything JSON-able) to ``path``, atomically."""
+    atomic.write_json(path, payload)
 
 
 def git_commit():

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from gladnet_tf import checkpoints
+from gladnet_tf import atomic, checkpoints
 
 
 def _portable(path):
@@ -51,8 +51,6 @@ def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", ch
     commits that trained it), steps and wall time, and, if ``eval_data`` is given, PSNR/SSIM
     measured now on that folder (and on its inputs, for reference).
     """
-    import shutil
-
     from gladnet_tf import evaluate
 
     checkpoint_dir = checkpoint_dir or checkpoints.CHECKPOINT_DIR
@@ -60,9 +58,7 @@ def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", ch
     filename = f"{name}-{digest[:8]}.weights.h5"
     target = os.path.join(checkpoint_dir, filename)
     os.makedirs(checkpoint_dir, exist_ok=True)
-    tmp = target + ".tmp"
-    shutil.copyfile(weights, tmp)
-    os.replace(tmp, target)
+    atomic.copy_file(weights, target)
     record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
     record.update(_run_record(run_dir, filename))
     if eval_data:
@@ -85,9 +81,7 @@ def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", ch
     manifest["weights"][filename] = record
     if make_default or not manifest.get("default"):
         manifest["default"] = filename
-    with open(manifest_path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-    os.replace(manifest_path + ".tmp", manifest_path)
+    atomic.write_json(manifest_path, manifest)
     return target, record
 
 

@@ -32,11 +32,11 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import time
 
 import numpy as np
 
+from gladnet_tf import atomic
 from gladnet_tf import images as images_lib
 
 # Extensions treated as videos (by test.py and ``inference.enhance_files``).
@@ -221,7 +221,6 @@ def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING
     except Exception as error:  # ffmpeg's failures arrive as OSError, RuntimeError, ValueError...
         raise VideoError(input_path, f"not a readable video ({_ffmpeg_reason(error)})") from None
 
-    folder = os.path.dirname(os.path.abspath(output_path))
     temporary = None
     writer = None
     start = time.perf_counter()
@@ -261,9 +260,7 @@ def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING
                 yield np.asarray(frame, dtype=np.float32)[..., :3] / np.float32(255.0)
 
         try:
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".part" + extension, dir=folder)
-            os.close(fd)
-            os.chmod(temporary, 0o666 & ~images_lib._umask())  # not mkstemp's private 0600
+            temporary = atomic.new_temporary(output_path, suffix=".part" + extension)
         except OSError as error:
             raise VideoError(output_path, f"cannot write ({error.strerror or error})") from None
         for output in enhance_frames(enhancer, frames(), smoothing):
@@ -282,11 +279,9 @@ def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING
         try:
             writer.close()
             writer = None
-            with open(temporary, "rb+") as f:
-                os.fsync(f.fileno())
+            atomic.commit(temporary, output_path)
         except Exception as error:
             raise VideoError(output_path, f"cannot write the video ({_ffmpeg_reason(error)})") from None
-        os.replace(temporary, output_path)
         temporary = None
         progress.finish()
     finally:
