@@ -129,14 +129,7 @@ class VerificationError(RuntimeError):
 # ---- shared pieces ------------------------------------------------------------------------
 
 
-def quantize_uint8(output):
-    """TensorFlow twin of ``images.quantize(output, 8)``: clip, * 255, + 0.5, truncate.
-
-    Separate multiply and add in float32 as NumPy does, then the floor (a truncating cast:
-    the value is >= 0.5).
-    """
-    clipped = tf.clip_by_value(output, 0.0, 1.0)
-    return tf.cast(tf.floor(clipped * 255.0 + 0.5), tf.uint8)
+quantize_uint8 = images_lib.quantize_tf  # the graph's output rule: see images.quantize
 
 
 def uint8_to_float(pixels):

@@ -306,11 +306,34 @@ def _apply_orientation(rgb, alpha, orientation):
     return rgb, alpha
 
 
-def quantize(values, bit_depth):
-    """float in [0, 1] (values outside are clipped) -> uint8 or uint16, rounded to nearest."""
+def quantize(values, bit_depth=8, half_even=False):
+    """float in [0, 1] (values outside are clipped) -> uint8 (8) or uint16 (16), rounded.
+
+    The one 8/16-bit quantiser of the package. Default: ``values * max + 0.5`` in the input's
+    float precision, truncated (round half up): what every written image uses, and what
+    ``quantize_tf`` computes bit for bit in a TensorFlow graph. ``half_even``: ``np.rint`` in
+    float64 (round half to even), the rounding the synthesised training pairs were made with,
+    kept so that recipes rebuild their data byte for byte.
+    """
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     max_value = 65535 if bit_depth == 16 else 255
     dtype = np.uint16 if bit_depth == 16 else np.uint8
+    if half_even:
+        return np.rint(np.clip(values, 0.0, 1.0) * np.float64(max_value)).astype(dtype)
     return (np.clip(values, 0.0, 1.0) * max_value + 0.5).astype(dtype)
+
+
+def quantize_tf(values):
+    """TensorFlow twin of ``quantize(values, 8)`` (uint8 tensor): clip, * 255, + 0.5, floor.
+
+    Separate multiply and add in float32 as NumPy does, then the floor (a truncating cast:
+    the value is >= 0.5); a test checks it equals ``quantize`` on edge values.
+    """
+    import tensorflow as tf
+
+    clipped = tf.clip_by_value(values, 0.0, 1.0)
+    return tf.cast(tf.floor(clipped * 255.0 + 0.5), tf.uint8)
 
 
 def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):

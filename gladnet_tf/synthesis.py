@@ -300,12 +300,9 @@ def add_sensor_noise(
 
 
 def quantize(encoded: np.ndarray, bit_depth: int = 8) -> np.ndarray:
-    """Encoded floats in [0, 1] -> uint8 (bit_depth 8) or uint16 (bit_depth 16), rounded."""
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    top = 255 if bit_depth == 8 else 65535
-    scaled = np.rint(np.clip(encoded, 0.0, 1.0) * np.float64(top))
-    return scaled.astype(np.uint8 if bit_depth == 8 else np.uint16)
+    """Encoded floats in [0, 1] -> uint8/uint16 as the synthesis always rounded: half to even
+    (``images.quantize(..., half_even=True)``, the package's one quantiser)."""
+    return images.quantize(encoded, bit_depth, half_even=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from gladnet_tf import config as config_lib
 from gladnet_tf import data as data_lib
+from gladnet_tf import images as images_lib
 from gladnet_tf import losses as losses_lib
 from gladnet_tf import model as model_lib
 from gladnet_tf.run_folder import (  # noqa: F401  (training.TrainingError is public)
@@ -199,7 +200,7 @@ def evaluate(model, pairs):
     for low, high, name in data_lib.validation_dataset(pairs):
         output = predict(low)
         # Quantise to 8 bits as saved images are, then score on [0, 1] with max_val=1.
-        output = tf.round(output * 255.0) / 255.0
+        output = tf.cast(images_lib.quantize_tf(output), tf.float32) / 255.0
         psnrs.append(float(tf.image.psnr(output, high, max_val=1.0)[0]))
         ssims.append(float(tf.image.ssim(output, high, max_val=1.0)[0]))
         samples.append((name.numpy().decode(), low, output, high))

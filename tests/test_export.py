@@ -170,7 +170,7 @@ def test_uint8_rounding_is_bit_identical_to_images_quantize():
             values += [up, down]
     values += [np.float32(v) for v in (0.0, 1.0, -0.0, -1e-30, 1e-30, 0.5 - 2.0**-26, 1.0 + 1e-7, 3.0, 1e30, -5.0)]
     values = np.concatenate([np.array(values, np.float32), np.random.default_rng(0).random(100_000, dtype=np.float32) * 1.2])
-    graph_quantize = tf.function(export.quantize_uint8)
+    graph_quantize = tf.function(images_lib.quantize_tf)
     np.testing.assert_array_equal(graph_quantize(tf.constant(values)).numpy(), images_lib.quantize(values, 8))
 
 

@@ -169,3 +169,17 @@ def test_find_images_takes_a_glob_pattern(tmp_path):
     assert images.is_pattern(str(tmp_path / "*.png")) and not images.is_pattern(str(tmp_path / "a.png"))
     assert images.glob_base("shots/2024-*/*.jpg") == "shots" and images.glob_base("*.png") == "."
     assert images.glob_base("/data/in/**/*.png") == "/data/in"
+
+
+def test_one_quantiser_two_roundings():
+    from gladnet_tf import images as images_lib
+
+    grid = (np.arange(0, 2 * 255 + 1) / (2 * 255)).astype(np.float64)  # halfway points included
+    half_even = images_lib.quantize(grid, 8, half_even=True)
+    np.testing.assert_array_equal(half_even, np.rint(grid * 255.0).astype(np.uint8))
+    half_up = images_lib.quantize(grid.astype(np.float32), 8)
+    np.testing.assert_array_equal(half_up, np.floor(grid.astype(np.float32) * np.float32(255) + np.float32(0.5)).astype(np.uint8))
+    assert np.any(half_even != half_up) and np.all(np.abs(half_even.astype(int) - half_up) <= 1)
+    assert list(images_lib.quantize(np.float32([0.0, 1.0, -3.0, 7.0, 0.5]), 16)) == [0, 65535, 0, 65535, 32768]
+    with pytest.raises(ValueError):
+        images_lib.quantize(np.zeros(3), 12)
