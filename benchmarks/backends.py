@@ -42,7 +42,7 @@ def measure(args):
     import keras
     import numpy as np
 
-    from gladnet_tf import checkpoints, inference, model as model_lib
+    from gladnet_tf import checkpoints, inference
 
     backend = keras.backend.backend()
     weights = checkpoints.default_weights()
@@ -79,7 +79,6 @@ def measure(args):
             float(value)
 
         result["train_step"] = best_of(one_step, args.repeats)
-    del model_lib
     print(json.dumps(result))
 
 

@@ -71,6 +71,9 @@ RESUMABLE_CHANGES = {"steps", "epochs", "log_every", "val_every", "val_data", "k
                      "num_sample_images", "checkpoint_every", "strategy", "cpu_replicas", "skip_bad_pairs",
                      "init_weights"}  # read only when a run starts: a path that moved changes nothing
 
+# Training precisions: "mixed_bfloat16" computes in bfloat16 with float32 weights and state.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
 PRESETS = {
     # Runs in seconds on a CPU: tiny patches, a handful of steps, everything exercised.
     "smoke": dict(patch_size=32, batch_size=2, steps=6, checkpoint_every=3, log_every=1, val_every=3,

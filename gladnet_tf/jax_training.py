@@ -26,12 +26,13 @@ import json
 import logging
 import math
 import os
-import re
 import time
 
 import keras
 import numpy as np
 
+from gladnet_tf import atomic
+from gladnet_tf import config as config_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import losses as losses_lib
 from gladnet_tf import model as model_lib
@@ -41,8 +42,6 @@ from gladnet_tf import run_folder
 from gladnet_tf.run_folder import TrainingError
 
 logger = logging.getLogger("gladnet_tf.training")
-PRECISIONS = ("float32", "mixed_bfloat16")
-_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.optimizer\.npz$")
 
 
 def _require_jax():
@@ -75,8 +74,9 @@ def shard(batch):
 
 def build(config):
     """Model (the config's precision), Adam on the original schedule, the per-example loss."""
-    if config.precision not in PRECISIONS:
-        raise TrainingError(f"precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if config.precision not in config_lib.PRECISIONS:
+        raise TrainingError(f"precision {config.precision!r}: expected one of "
+                            f"{', '.join(config_lib.PRECISIONS)}")
     model = model_lib.create(config.precision, global_size=config.global_size,
                              global_filters=config.global_filters, detail_filters=config.detail_filters)
     schedule = losses_lib.original_schedule(config.learning_rate, config.decay_steps, config.decay_rate)
@@ -126,12 +126,6 @@ def write_state(model, optimizer, state):
             variable.assign(value)
 
 
-def _checkpoint_steps(folder):
-    if not os.path.isdir(folder):
-        return []
-    return sorted(int(m.group(1)) for m in map(_CHECKPOINT.match, os.listdir(folder)) if m)
-
-
 def save_checkpoint(folder, step, model, optimizer, keep):
     """``ckpt-STEP.weights.h5`` then ``ckpt-STEP.optimizer.npz`` (atomic each); prunes old ones."""
     os.makedirs(folder, exist_ok=True)
@@ -139,8 +133,8 @@ def save_checkpoint(folder, step, model, optimizer, keep):
     buffer = io.BytesIO()
     np.savez(buffer, step=np.int64(step),
              **{f"v{i}": np.asarray(v.value) for i, v in enumerate(optimizer.variables)})
-    images_lib.write_bytes_atomic(os.path.join(folder, f"ckpt-{step}.optimizer.npz"), buffer.getvalue())
-    for old in _checkpoint_steps(folder)[:-keep]:
+    atomic.write_bytes(os.path.join(folder, f"ckpt-{step}.optimizer.npz"), buffer.getvalue())
+    for old in run_folder.jax_checkpoint_steps(folder)[:-keep]:
         for suffix in (".optimizer.npz", ".weights.h5"):
             try:
                 os.remove(os.path.join(folder, f"ckpt-{old}{suffix}"))
@@ -150,7 +144,7 @@ def save_checkpoint(folder, step, model, optimizer, keep):
 
 def restore_latest(folder, model, optimizer):
     """Loads the newest complete checkpoint that reads; returns its step, or None."""
-    for step in reversed(_checkpoint_steps(folder)):
+    for step in reversed(run_folder.jax_checkpoint_steps(folder)):
         try:
             with np.load(os.path.join(folder, f"ckpt-{step}.optimizer.npz")) as saved:
                 values = [saved[f"v{i}"] for i in range(len(optimizer.variables))]
@@ -167,13 +161,6 @@ def restore_latest(folder, model, optimizer):
     return None
 
 
-def checkpoint_weights(run_dir, step):
-    """Path of the model weights of ``run_dir``'s JAX checkpoint at ``step``, or None."""
-    path = os.path.join(run_dir, "checkpoints", f"ckpt-{step}.weights.h5")
-    complete = os.path.exists(os.path.join(run_dir, "checkpoints", f"ckpt-{step}.optimizer.npz"))
-    return path if complete and os.path.exists(path) else None
-
-
 def evaluate(model, pairs):
     """Mean PSNR / SSIM (dB, [0, 1]) of the clipped 8-bit output over full validation images."""
     from gladnet_tf.metrics import fidelity
@@ -187,18 +174,6 @@ def evaluate(model, pairs):
         psnrs.append(fidelity.psnr(output, target))
         ssims.append(fidelity.ssim(output, target))
     return float(np.mean(psnrs)), float(np.mean(ssims))
-
-
-def _load_pairs(config):
-    report = pairs_lib.find_pairs(config.data, config.patch_size)
-    pairs_lib.log_report(report, logger)
-    if report.problems and not config.skip_bad_pairs:
-        raise TrainingError(f"{len(report.problems)} problem(s) in {config.data} (fix them or pass "
-                            "--skip_bad_pairs):\n  " + "\n  ".join(report.problems))
-    if not report.pairs:
-        raise TrainingError(f"{config.data}: no usable training pairs")
-    val_pairs = pairs_lib.find_pairs(config.val_data).pairs if config.val_data else []
-    return report.pairs, val_pairs
 
 
 class _Loop:
@@ -220,8 +195,10 @@ class _Loop:
         self.train_step = make_train_step(model, optimizer, loss_fn)
         self.stream = numpy_data.PairStream(pairs, config.patch_size, config.batch_size, config.seed,
                                             start_step=self.step)
-        best = os.path.join(run_dir, "best.json")
-        self.best_psnr = json.load(open(best))["val_psnr"] if os.path.exists(best) else -math.inf
+        self.best_psnr = -math.inf
+        if os.path.exists(os.path.join(run_dir, "best.json")):
+            with open(os.path.join(run_dir, "best.json")) as f:
+                self.best_psnr = json.load(f)["val_psnr"]
 
     def checkpoint(self):
         write_state(self.model, self.optimizer, self.state)
@@ -293,7 +270,7 @@ def run(config, run_dir, max_steps_this_session=None):
     ``training.run``)."""
     _require_jax()
     os.makedirs(run_dir, exist_ok=True)
-    pairs, val_pairs = _load_pairs(config)
+    pairs, val_pairs = pairs_lib.training_pairs(config, logger)
     if config.init_weights and not os.path.isfile(config.init_weights):
         raise TrainingError(f"--init_weights {config.init_weights}: no such file")
     run_folder.check_config(run_dir, config)

@@ -109,3 +109,30 @@ def log_report(report, logger=logging.getLogger(__name__)):
         logger.warning("bad pair: %s", line)
     for low, _ in report.small:
         logger.info("skipped (smaller than the patch size): %s", low)
+
+
+def training_pairs(config, logger=logging.getLogger(__name__)):
+    """(training pairs, validation pairs) of a TrainConfig, checked and logged.
+
+    Raises ``run_folder.TrainingError`` when ``config.data`` has problems (unless
+    ``skip_bad_pairs``) or no usable pair.
+    """
+    from gladnet_tf.run_folder import TrainingError
+
+    report = find_pairs(config.data, config.patch_size)
+    log_report(report, logger)
+    if report.problems and not config.skip_bad_pairs:
+        raise TrainingError(
+            f"{len(report.problems)} problem(s) in {config.data} (fix them or pass --skip_bad_pairs):\n  "
+            + "\n  ".join(report.problems)
+        )
+    if report.small:
+        logger.info("%d pair(s) smaller than %d px skipped", len(report.small), config.patch_size)
+    if not report.pairs:
+        raise TrainingError(f"{config.data}: no usable training pairs")
+    val_pairs = []
+    if config.val_data:
+        val_report = find_pairs(config.val_data)
+        log_report(val_report, logger)
+        val_pairs = val_report.pairs
+    return report.pairs, val_pairs

@@ -8,6 +8,7 @@ of the newest checkpoint). Standard library only.
 import json
 import logging
 import os
+import re
 import signal
 import time
 
@@ -139,3 +140,14 @@ def append_log(run_dir, line):
     """Appends a timestamped line to ``run_dir/log.txt``."""
     with open(os.path.join(run_dir, "log.txt"), "a") as f:
         f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+
+_JAX_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.optimizer\.npz$")
+
+
+def jax_checkpoint_steps(folder):
+    """Steps of the complete JAX checkpoints in ``folder`` (``ckpt-N.optimizer.npz``, written
+    after ``ckpt-N.weights.h5``), ascending; [] for a missing folder."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(m.group(1)) for m in map(_JAX_CHECKPOINT.match, os.listdir(folder)) if m)

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from gladnet_tf import atomic, checkpoints
+from gladnet_tf import atomic, checkpoints, run_folder
 
 
 def _portable(path):
@@ -96,9 +96,7 @@ def main(argv):
         # state is written); a TensorFlow run's must be read into a model first.
         folder = os.path.join(FLAGS.run_dir, "checkpoints")
         jax_weights = os.path.join(folder, f"ckpt-{FLAGS.step}.weights.h5")
-        jax_steps = sorted(int(n.split("-")[1].split(".")[0]) for n in
-                           (os.listdir(folder) if os.path.isdir(folder) else [])
-                           if n.startswith("ckpt-") and n.endswith(".optimizer.npz"))
+        jax_steps = run_folder.jax_checkpoint_steps(folder)
         if FLAGS.step in jax_steps:
             weights = jax_weights
         elif jax_steps:

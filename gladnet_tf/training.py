@@ -32,6 +32,7 @@ from gladnet_tf import data as data_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import losses as losses_lib
 from gladnet_tf import model as model_lib
+from gladnet_tf import pairs as pairs_lib
 from gladnet_tf.run_folder import (  # noqa: F401  (training.TrainingError is public)
     StopRequested as _StopRequested, TrainingError, check_config as _check_config,
     append_log, load_init_weights as _load_init_weights, progress as _progress, progress_line,
@@ -138,7 +139,7 @@ def weights_from_checkpoint(run_dir, step, output=None):
     return output
 
 
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = config_lib.PRECISIONS
 
 
 def _model_from_config(config):
@@ -221,22 +222,7 @@ def run(config, run_dir, max_steps_this_session=None):
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
 
-    report = data_lib.find_pairs(config.data, config.patch_size)
-    data_lib.log_report(report, logger)
-    if report.problems and not config.skip_bad_pairs:
-        raise TrainingError(
-            f"{len(report.problems)} problem(s) in {config.data} (fix them or pass --skip_bad_pairs):\n  "
-            + "\n  ".join(report.problems)
-        )
-    if report.small:
-        logger.info("%d pair(s) smaller than %d px skipped", len(report.small), config.patch_size)
-    if not report.pairs:
-        raise TrainingError(f"{config.data}: no usable training pairs")
-    val_pairs = []
-    if config.val_data:
-        val_report = data_lib.find_pairs(config.val_data)
-        data_lib.log_report(val_report, logger)
-        val_pairs = val_report.pairs
+    train_pairs, val_pairs = pairs_lib.training_pairs(config, logger)
 
     if config.init_weights and not os.path.isfile(config.init_weights):
         raise TrainingError(f"--init_weights {config.init_weights}: no such file")
@@ -267,10 +253,10 @@ def run(config, run_dir, max_steps_this_session=None):
     seconds_before = _progress(run_dir)["train_seconds"] if restored else 0.0
     if chief:
         _record_session(run_dir, start_step)
-    steps = total_steps(config, len(report.pairs), replicas)
+    steps = total_steps(config, len(train_pairs), replicas)
     logger.info(
         "%s at step %d of %d: %d pairs, %d replica(s), global batch %d, patch %d",
-        f"resumed from {restored}" if restored else "starting", start_step, steps, len(report.pairs),
+        f"resumed from {restored}" if restored else "starting", start_step, steps, len(train_pairs),
         replicas, global_batch, config.patch_size,
     )
 
@@ -281,7 +267,7 @@ def run(config, run_dir, max_steps_this_session=None):
             best_psnr = json.load(f)["val_psnr"]
 
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if chief else tf.summary.create_noop_writer()
-    dataset = data_lib.training_dataset(report.pairs, config.patch_size, global_batch, config.seed, start_step)
+    dataset = data_lib.training_dataset(train_pairs, config.patch_size, global_batch, config.seed, start_step)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = strategy.experimental_distribute_dataset(dataset.with_options(options))

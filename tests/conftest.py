@@ -33,6 +33,17 @@ def load_script(relative_path):
     return module
 
 
+def random_weights(folder, seed, name="random.weights.h5"):
+    """A full-size GLADNet with Keras' random init under ``seed``, saved as ``folder/name``
+    (the same bytes for the same seed); returns the path."""
+    import keras
+
+    from gladnet_tf import model as model_lib
+
+    keras.utils.set_random_seed(seed)
+    return model_lib.save(model_lib.GLADNet(), pathlib.Path(folder) / name)
+
+
 def run_python(args, cwd=REPO, timeout=600, env=None):
     """Runs ``python ARGS`` in a fresh process; returns the CompletedProcess."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))

@@ -12,14 +12,13 @@ import stat
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from gladnet_tf import data as data_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
 from tests.bad_inputs.make_corpus import make_corpus
-from tests.conftest import run_python
+from tests.conftest import random_weights, run_python
 
 TINY_TRAIN = ["--global_filters", "8", "--detail_filters", "8", "--patch_size", "24", "--batch_size", "2",
               "--steps", "2"]
@@ -33,8 +32,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    tf.keras.utils.set_random_seed(11)
-    return model_lib.save(model_lib.GLADNet(), tmp_path_factory.mktemp("w") / "random.weights.h5")
+    return random_weights(tmp_path_factory.mktemp("w"), 11)
 
 
 def snapshot(folder, skip=()):

@@ -3,7 +3,6 @@ test.py's outputs byte for byte, the bad file in the dead letters, reruns that s
 exists and overwrite no input."""
 
 import hashlib
-import json
 import os
 import shutil
 
@@ -15,8 +14,8 @@ beam = pytest.importorskip(
     "apache_beam", reason="apache-beam is not installed (pip install -r requirements-beam.txt)")
 
 from gladnet_tf import beam as pipeline  # noqa: E402
-from gladnet_tf import images, inference, model as model_lib  # noqa: E402
-from tests.conftest import run_python  # noqa: E402
+from gladnet_tf import images, inference  # noqa: E402
+from tests.conftest import random_weights, run_python  # noqa: E402
 
 TILE = 32  # big.png (70 x 90) is tiled, the others are not
 MULTI_PROCESS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
@@ -24,10 +23,7 @@ MULTI_PROCESS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_pr
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(11)
-    return model_lib.save(model_lib.GLADNet(), tmp_path_factory.mktemp("w") / "random.weights.h5")
+    return random_weights(tmp_path_factory.mktemp("w"), 11)
 
 
 @pytest.fixture(scope="module")

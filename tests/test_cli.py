@@ -9,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from gladnet_tf import checkpoints, model as model_lib
-from tests.conftest import REPO, run_python
+from tests.conftest import REPO, random_weights, run_python
 
 
 def digest(path):
@@ -18,8 +18,7 @@ def digest(path):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    tf.keras.utils.set_random_seed(3)
-    return model_lib.save(model_lib.GLADNet(), tmp_path_factory.mktemp("w") / "random.weights.h5")
+    return random_weights(tmp_path_factory.mktemp("w"), 3)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gladnet_tf import convert, model as model_lib
+from gladnet_tf import convert
 from tests.conftest import run_python, shared_path
 
 ORACLE = ("reference", "gladnet-official-outputs")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, run_python
+from tests.conftest import REPO, random_weights, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -166,12 +166,7 @@ def test_training_survives_kills_at_steps_checkpoints_and_validation(data, tmp_p
 
 
 def test_test_py_killed_mid_folder_finishes_with_skip_existing(tmp_path):
-    import tensorflow as tf
-
-    from gladnet_tf import model as model_lib
-
-    tf.keras.utils.set_random_seed(5)
-    weights = model_lib.save(model_lib.GLADNet(), tmp_path / "w.weights.h5")
+    weights = random_weights(tmp_path, 5, "w.weights.h5")
     folder = tmp_path / "in"
     folder.mkdir()
     rng = np.random.default_rng(2)

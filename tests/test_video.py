@@ -10,11 +10,9 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
-
 from gladnet_tf import images as images_lib
-from gladnet_tf import inference, model as model_lib, video
-from tests.conftest import REPO, run_python
+from gladnet_tf import inference, video
+from tests.conftest import REPO, random_weights, run_python
 
 HAS_FFMPEG = importlib.util.find_spec("imageio_ffmpeg") is not None and importlib.util.find_spec("imageio") is not None
 needs_ffmpeg = pytest.mark.skipif(
@@ -24,8 +22,7 @@ needs_ffmpeg = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    tf.keras.utils.set_random_seed(3)
-    return model_lib.save(model_lib.GLADNet(), tmp_path_factory.mktemp("w") / "random.weights.h5")
+    return random_weights(tmp_path_factory.mktemp("w"), 3)
 
 
 @pytest.fixture(scope="module")
