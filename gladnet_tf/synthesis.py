@@ -94,8 +94,10 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
   the network also learns to lift the highlights of a night photo, not only its shadows.
 - target lift (beyond the paper, off by default): the high image of a synthetic pair is
   rendered brighter than its source, ``high <- high ** g`` on sRGB-encoded values with
-  ``g = 1 - s * d``, ``s`` uniform in ``target_lift_range`` and ``d = min(1, E / -5)`` the
-  darkness of the pair (1 at the paper's lowest E, 0 at E = 0). The low image still comes
+  ``g = 1 - s * d``, ``s`` uniform in ``target_lift_range`` and ``d`` the darkness of the
+  pair: ``clip((E - E0) / (-5 - E0), 0, 1)``, 1 at the paper's lowest E and 0 at the onset
+  ``E0 = target_lift_onset_ev`` (default 0: every darkened pair is lifted a little; with
+  ``E0 = -2`` pairs darkened by less than 2 EV keep their source's tones). The low image still comes
   from the unlifted source, so a dark input is asked for a brighter, shadow-lifted result
   (the official outputs' tone curve lifts shadows and highlights of a night photo), while a
   barely darkened one keeps its source's tones. Gray stays gray (the power is per channel).
@@ -345,6 +347,7 @@ class SynthesisOptions:
     # Strength s of the target lift (sRGB power 1 - s * darkness), uniform; (0, 0) is off.
     target_lift_range: tuple[float, float] = (0.0, 0.0)
     target_lift_luma: bool = False  # lift the luma and keep the chroma ratios (see above)
+    target_lift_onset_ev: float = 0.0  # E0: pairs darkened by less than -E0 EV are not lifted
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -371,6 +374,9 @@ class SynthesisOptions:
                              f"{self.backlight_highlight_range}")
         if not (0.0 <= self.target_lift_range[0] and self.target_lift_range[1] < 1.0):
             raise ValueError(f"target_lift_range must lie in [0, 1), got {self.target_lift_range}")
+        if not TARGET_LIFT_FULL_EV < self.target_lift_onset_ev <= 0.0:
+            raise ValueError(f"target_lift_onset_ev must lie in ({TARGET_LIFT_FULL_EV}, 0], got "
+                             f"{self.target_lift_onset_ev}")
         if not (0.0 <= self.backlight_quantile_range[0]
                 and self.backlight_quantile_range[1] + BACKLIGHT_QUANTILE_WIDTH < 1.0):
             raise ValueError(f"backlight_quantile_range must lie in [0, "
@@ -465,7 +471,8 @@ def _synthesize_linear(
         low, high = reduce_saturation(low, 0.0), reduce_saturation(high, 0.0)
         params["tricks"].append("gray")
     if options.target_lift_range != (0.0, 0.0):
-        power = target_lift_power(exposure_ev, float(draws["target_lift"]))
+        power = target_lift_power(exposure_ev, float(draws["target_lift"]),
+                                  options.target_lift_onset_ev)
         high = srgb_to_linear(lift_encoded(linear_to_srgb(high), power, options.target_lift_luma))
         params["tricks"].append("target_lift")
         params["target_lift_power"] = round(power, 6)
@@ -486,12 +493,14 @@ def lift_encoded(encoded: np.ndarray, power: float, luma: bool = False) -> np.nd
 TARGET_LIFT_FULL_EV = -5.0  # the paper's lowest E: the darkness at which the full lift applies
 
 
-def target_lift_power(exposure_ev: float, strength: float) -> float:
-    """The sRGB power ``g = 1 - strength * min(1, E / -5)`` of the target lift (``g`` in
-    (0, 1]; 1 at E = 0, ``1 - strength`` at E <= -5 EV)."""
+def target_lift_power(exposure_ev: float, strength: float, onset_ev: float = 0.0) -> float:
+    """The sRGB power ``g = 1 - strength * clip((E - E0) / (-5 - E0), 0, 1)`` of the target
+    lift (``g`` in (0, 1]; 1 for E >= E0 = ``onset_ev``, ``1 - strength`` at E <= -5 EV)."""
     if not 0.0 <= strength < 1.0:
         raise ValueError(f"target lift strength must be in [0, 1), got {strength}")
-    darkness = min(1.0, max(0.0, exposure_ev / TARGET_LIFT_FULL_EV))
+    if not TARGET_LIFT_FULL_EV < onset_ev <= 0.0:
+        raise ValueError(f"target lift onset must be in ({TARGET_LIFT_FULL_EV}, 0] EV, got {onset_ev}")
+    darkness = min(1.0, max(0.0, (exposure_ev - onset_ev) / (TARGET_LIFT_FULL_EV - onset_ev)))
     return 1.0 - strength * darkness
 
 
@@ -943,9 +952,13 @@ def _define_flags():
                       "uniform (low,high) in [0, 1]; 0 keeps the highlights.")
     flags.DEFINE_list("target_lift_range", [str(v) for v in defaults.target_lift_range],
                       "Strength s of the target lift: the high image's sRGB values are "
-                      "raised to 1 - s * min(1, E / -5); uniform (low,high) in [0, 1); 0 is off.")
+                      "raised to 1 - s * clip((E - E0) / (-5 - E0), 0, 1); uniform (low,high) "
+                      "in [0, 1); 0 is off.")
     flags.DEFINE_bool("target_lift_luma", defaults.target_lift_luma,
                       "Lift the luma only and scale the channels with it (keeps saturation).")
+    flags.DEFINE_float("target_lift_onset_ev", defaults.target_lift_onset_ev,
+                       "E0 of the target lift: pairs darkened by less than -E0 EV keep their "
+                       "source's tones; in (-5, 0].")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -988,6 +1001,7 @@ def _run(argv: Sequence[str]) -> int:
                                             "backlight_highlight_range"),
             target_lift_range=_pair(flag_values.target_lift_range, "target_lift_range"),
             target_lift_luma=flag_values.target_lift_luma,
+            target_lift_onset_ev=flag_values.target_lift_onset_ev,
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

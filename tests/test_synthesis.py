@@ -523,6 +523,33 @@ def test_target_lift_brightens_only_the_target_and_more_for_darker_pairs():
     np.testing.assert_array_equal(gray_high[..., 2], gray_high[..., 1])
 
 
+def test_target_lift_onset_leaves_mildly_darkened_pairs_unlifted():
+    # E0 = -2: nothing above it, the full strength at -5 EV, linear in between.
+    assert synthesis.target_lift_power(-1.5, 0.6, onset_ev=-2.0) == 1.0
+    assert synthesis.target_lift_power(-2.0, 0.6, onset_ev=-2.0) == 1.0
+    assert synthesis.target_lift_power(-3.5, 0.6, onset_ev=-2.0) == pytest.approx(0.7)
+    assert synthesis.target_lift_power(-5.0, 0.6, onset_ev=-2.0) == pytest.approx(0.4)
+    assert synthesis.target_lift_power(-3.5, 0.6) == pytest.approx(1 - 0.6 * 0.7)  # E0 = 0
+    with pytest.raises(ValueError, match="onset"):
+        synthesis.target_lift_power(-3.0, 0.5, onset_ev=-5.0)
+    with pytest.raises(ValueError, match="target_lift_onset_ev"):
+        SynthesisOptions(target_lift_onset_ev=0.5)
+    image = left_to_right_ramp()
+    base = {**PLAIN, "contrast_range": (0.0, 0.0), "target_lift_range": (0.5, 0.5),
+            "target_lift_onset_ev": -2.0}
+    mild = SynthesisOptions(**{**base, "exposure_range": (-1.0, -1.0)})
+    _, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), mild)
+    _, plain_high, _ = synthesis._synthesize_linear(
+        image, np.random.default_rng(0),
+        SynthesisOptions(**{**base, "exposure_range": (-1.0, -1.0), "target_lift_range": (0, 0)}))
+    assert params["target_lift_power"] == 1.0
+    np.testing.assert_allclose(high, plain_high, atol=1e-6)  # a power of 1 changes nothing
+    dark = SynthesisOptions(**{**base, "exposure_range": (-4.0, -4.0)})
+    _, dark_high, dark_params = synthesis._synthesize_linear(image, np.random.default_rng(0), dark)
+    assert dark_params["target_lift_power"] == pytest.approx(1 - 0.5 * 2 / 3)
+    assert np.all(dark_high[:, 10:-10] > plain_high[:, 10:-10])
+
+
 def test_luma_target_lift_keeps_chroma_ratios_and_lifts_the_luma():
     rng = np.random.default_rng(4)
     encoded = (rng.random((16, 16, 3)) * 0.5).astype(np.float32)
