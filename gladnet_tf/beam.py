@@ -4,7 +4,7 @@
         --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
 
 The launcher plans the job exactly as ``test.py`` does (``plan``, which is
-``inference.plan_folder`` for local paths: the same files, the same output names, collisions
+``batch.plan_folder`` for local paths: the same files, the same output names, collisions
 and refusals), then the pipeline runs
 
     planned files -> Reshuffle -> read_image -> RunInference(EnhancerHandler) -> write_image
@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
+from gladnet_tf import batch as batch_lib
 from gladnet_tf import images as images_lib
 from gladnet_tf import inference
 from gladnet_tf import video as video_lib
@@ -53,13 +54,13 @@ DEFAULT_BATCH_SIZE = 8
 Element = tuple[str, "str | None", str, "str | None"]
 
 
-def elements(jobs: Sequence[inference.Job], formats: dict[str, str]) -> list[Element]:
-    """``inference.plan_folder``'s jobs as the pipeline's input elements."""
+def elements(jobs: Sequence[batch_lib.Job], formats: dict[str, str]) -> list[Element]:
+    """``batch.plan_folder``'s jobs as the pipeline's input elements."""
     return [(job.source, job.target, formats[job.source], job.error) for job in jobs]
 
 
 def dead_letter(source: str, stage: str, message: str) -> dict[str, str]:
-    """A dead-letter record; ``message`` as ``inference.failure_message`` writes it (the
+    """A dead-letter record; ``message`` as ``batch.failure_message`` writes it (the
     file name first, which the record keeps apart in ``path``)."""
     prefix = f"{source}: "
     reason = message[len(prefix):] if message.startswith(prefix) else message
@@ -113,18 +114,18 @@ def find_url_images(root: str, recursive: bool = False, exclude: Sequence[str] =
 
 
 def plan(input_path: str, output_dir: str, recursive: bool = False,
-         output_format: str = "png") -> tuple[list[inference.Job], dict[str, str]]:
-    """The jobs of ``test.py`` for these options (``inference.plan_folder``: the same files,
+         output_format: str = "png") -> tuple[list[batch_lib.Job], dict[str, str]]:
+    """The jobs of ``test.py`` for these options (``batch.plan_folder``: the same files,
     names, collisions and refusals), also for URLs; videos are planned too (so that the names
     are test.py's), and ``ReadImages`` sends them to the dead letters."""
     if not is_url(input_path):
-        return inference.plan_folder(input_path, output_dir, recursive, output_format, videos=True)
+        return batch_lib.plan_folder(input_path, output_dir, recursive, output_format, videos=True)
     extensions = set(images_lib.EXTENSIONS) | set(video_lib.EXTENSIONS)
     sources = find_url_images(input_path, recursive, [output_dir], extensions)
     root = input_path
     if not glob.has_magic(input_path) and sources != [input_path]:
         root = input_path.rstrip("/") + "/*"  # a folder: names relative to it
-    return inference.plan_outputs(sources, root, output_dir, output_format, video_lib.EXTENSIONS)
+    return batch_lib.plan_outputs(sources, root, output_dir, output_format, video_lib.EXTENSIONS)
 
 
 def read_image(path: str, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS) -> images_lib.LoadedImage:
@@ -140,11 +141,11 @@ def read_image(path: str, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS) -> im
 
 
 def write_image(target: str, output, loaded: images_lib.LoadedImage, fmt: str, jpeg_quality: int = 95) -> None:
-    """``inference.write_output`` for a local path or a URL: a URL is written to a temporary
+    """``batch.write_output`` for a local path or a URL: a URL is written to a temporary
     ``.tmp-*.part`` name beside it and renamed into place, so no half-written output is ever
     under the final name; raises ``ImageError`` naming the file."""
     if not is_url(target):
-        inference.write_output(target, output, loaded, fmt, jpeg_quality)
+        batch_lib.write_output(target, output, loaded, fmt, jpeg_quality)
         return
     filesystems = _filesystems()
     data = images_lib.encode(output, loaded.alpha, loaded.bit_depth, fmt, jpeg_quality)
@@ -198,7 +199,7 @@ def local_weights(weights: str | None) -> str:
 class Failure:
     """An image that ``run_inference`` could not enhance, in place of its output."""
 
-    message: str  # as inference.failure_message writes it
+    message: str  # as batch.failure_message writes it
 
 
 class EnhancerHandler(ModelHandler):
@@ -233,13 +234,13 @@ class EnhancerHandler(ModelHandler):
                       inference_args: dict | None = None) -> Iterable[PredictionResult]:
         try:
             outputs = model.enhance_batch([loaded.rgb for _, loaded in batch])
-        except inference.FILE_ERRORS:
+        except batch_lib.FILE_ERRORS:
             outputs = []  # one at a time, so that one image's failure is its own only
             for (source, _, _), loaded in batch:
                 try:
                     outputs.append(model.enhance(loaded.rgb))
-                except inference.FILE_ERRORS as error:
-                    outputs.append(Failure(inference.failure_message(source, error)))
+                except batch_lib.FILE_ERRORS as error:
+                    outputs.append(Failure(batch_lib.failure_message(source, error)))
         return [PredictionResult(example, output) for example, output in zip(batch, outputs)]
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:
@@ -263,18 +264,18 @@ class ReadImages(beam.DoFn):
     def process(self, element: Element):
         source, target, fmt, error = element
         try:
-            if inference.should_skip(inference.Job(source, target, error), self.skip_existing, exists):
+            if batch_lib.should_skip(batch_lib.Job(source, target, error), self.skip_existing, exists):
                 self.skipped.inc()
                 return
-        except inference.FILE_ERRORS as refused:
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "plan", inference.failure_message(source, refused)))
+        except batch_lib.FILE_ERRORS as refused:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "plan", batch_lib.failure_message(source, refused)))
             return
         try:
             if fmt == "video":
                 raise images_lib.ImageError(source, VIDEO_REASON)
             yield (source, target, fmt), read_image(source, self.max_pixels)
-        except inference.FILE_ERRORS as failed:
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "read", inference.failure_message(source, failed)))
+        except batch_lib.FILE_ERRORS as failed:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "read", batch_lib.failure_message(source, failed)))
 
 
 class WriteImages(beam.DoFn):
@@ -294,8 +295,8 @@ class WriteImages(beam.DoFn):
             return
         try:
             write_image(target, result.inference, loaded, fmt, self.jpeg_quality)
-        except inference.FILE_ERRORS as error:
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "write", inference.failure_message(source, error)))
+        except batch_lib.FILE_ERRORS as error:
+            yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "write", batch_lib.failure_message(source, error)))
             return
         self.enhanced.inc()
         yield target
@@ -304,7 +305,7 @@ class WriteImages(beam.DoFn):
 def _failed_batch(failed) -> list[dict[str, str]]:
     """RunInference's own dead letters, ``(batch, exception)``: one record per image."""
     batch, error = failed
-    return [dead_letter(source, "enhance", inference.failure_message(source, error))
+    return [dead_letter(source, "enhance", batch_lib.failure_message(source, error))
             for (source, _, _), _ in batch]
 
 

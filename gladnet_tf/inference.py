@@ -1,5 +1,5 @@
 """Enhancing images with a trained GLADNet: one traced function for every size, tiled for
-big images, and the folder loop behind ``test.py``.
+big images (the folder loop behind ``test.py`` is ``batch.py``).
 
 Why tiling is exact: the global branch sees only a 96x96 nearest resize of the image, so it is
 computed once from the whole image. The detail branch is five 3x3 convolutions, so an output
@@ -14,17 +14,15 @@ Layouts: arrays are float32 RGB in [0, 1], HxWx3; ``enhance`` returns the raw ne
 (float32, [0, inf), not clipped).
 """
 
-import dataclasses
+from __future__ import annotations
+
 import os
-import sys
-import time
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
-from gladnet_tf import video as video_lib
 
 DEFAULT_TILE = 512
 MIN_HALO = 5  # five 3x3 convolutions in the detail branch
@@ -32,6 +30,19 @@ MIN_HALO = 5  # five 3x3 convolutions in the detail branch
 
 def _on_tensorflow():
     return keras.backend.backend() == "tensorflow"
+
+
+def _backend_errors():
+    if _on_tensorflow():
+        import tensorflow as tf
+
+        return (tf.errors.OpError,)
+    return ()
+
+
+# What the backend may raise for one image it cannot run (TensorFlow's OpError: out of memory,
+# a size a kernel refuses...): the folder loops report it for that file and go on.
+BACKEND_ERRORS = _backend_errors()
 
 
 def _tensorflow_functions(global_model, detail_model, model, global_size, algorithm):
@@ -116,6 +127,10 @@ def _bfloat16_copy(model):
 class Enhancer:
     """Runs GLADNet on single images of any size with a constant number of traced graphs.
 
+    Images in: float32 HxWx3 RGB in [0, 1] (H, W >= 1); out: float32 HxWx3, the raw network
+    output in [0, inf) (not clipped). On TensorFlow the branches are ``tf.function``s with
+    fixed signatures; on JAX and PyTorch plain Keras calls.
+
     Args:
         model: a ``GLADNet`` or a path to ``*.weights.h5`` / ``*.keras``.
         tile: images of more than ``tile`` x ``tile`` pixels are processed in tiles of at
@@ -132,8 +147,9 @@ class Enhancer:
     """
 
     def __init__(
-        self, model, tile=DEFAULT_TILE, halo=MIN_HALO, precision="float32", algorithm="direct"
-    ):
+        self, model: keras.Model | str | os.PathLike, tile: int = DEFAULT_TILE, halo: int = MIN_HALO,
+        precision: str = "float32", algorithm: str = "direct",
+    ) -> None:
         if not isinstance(model, keras.Model):
             model = model_lib.load(model)
         if precision not in PRECISIONS:
@@ -182,7 +198,7 @@ class Enhancer:
             functions = _keras_functions(global_model, detail_model, self.global_size)
         self._global_fn, self._detail_fn, self._fast_detail_fn, self._indices_fn = functions
 
-    def tiles(self, height, width):
+    def tiles(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         """(y0, y1, x0, x1) of the output tiles covering an image.
 
         Images of at most ``tile`` x ``tile`` pixels are not cut (memory grows with the area,
@@ -220,13 +236,13 @@ class Enhancer:
         return [(y0, y1, x0, x1) for y0, y1 in cuts(height, rows) for x0, x1 in cuts(width, cols)]
 
     @staticmethod
-    def _check(rgb):
+    def _check(rgb) -> np.ndarray:
         rgb = np.asarray(rgb, dtype=np.float32)
         if rgb.ndim != 3 or rgb.shape[-1] != 3 or min(rgb.shape[:2]) < 1:
             raise ValueError(f"expected an HxWx3 image with H, W >= 1, got shape {rgb.shape}")
         return rgb
 
-    def global_illumination(self, rgb):
+    def global_illumination(self, rgb: np.ndarray) -> np.ndarray:
         """HxWx3 float32 RGB in [0, 1] -> the global branch's map, (96, 96, 64) float32.
 
         Exposed so that callers can change it before the detail branch (e.g. smooth it over
@@ -235,7 +251,7 @@ class Enhancer:
         rgb = self._check(rgb)
         return _numpy(self._global_fn(rgb[None]))[0]
 
-    def enhance(self, rgb, illumination=None):
+    def enhance(self, rgb: np.ndarray, illumination: np.ndarray | None = None) -> np.ndarray:
         """HxWx3 float32 RGB in [0, 1] -> HxWx3 float32 raw output in [0, inf).
 
         ``illumination``: an optional (96, 96, 64) map to use instead of the one computed from
@@ -271,7 +287,7 @@ class Enhancer:
             return self._fast_detail_fn
         return self._detail_fn
 
-    def enhance_batch(self, images):
+    def enhance_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A sequence of HxWx3 float32 RGB images in [0, 1], of any sizes -> the list of their
         ``enhance`` outputs (HxWx3 float32 in [0, inf)), equal to enhancing each on its own.
 
@@ -308,219 +324,8 @@ class Enhancer:
         return outputs
 
     @property
-    def traced_graphs(self):
+    def traced_graphs(self) -> int:
         """How many concrete graphs the traced functions hold (constant: no retracing)."""
         functions = [self._global_fn, self._detail_fn, self._fast_detail_fn]
         return sum(len(f._list_all_concrete_functions()) for f in functions
                    if f is not None and hasattr(f, "_list_all_concrete_functions"))
-
-
-# ---- folders of files ---------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Job:
-    source: str
-    target: str | None  # None when the job is refused before reading
-    error: str | None = None
-
-
-def plan_outputs(sources, input_root, output_dir, output_format="png", video_extensions=()):
-    """Maps each source file to its output path, keeping relative paths and names.
-
-    The extension always matches the format written ("same" keeps the input's format); a
-    source whose extension is in ``video_extensions`` becomes an ``.mp4`` (format "video"). Two
-    sources that would land on the same output (``a.png`` and ``a.jpg``, or ``a.png`` and
-    ``a.PNG``: names are compared without case) both get the source extension in the name
-    (``a_png.png``, ``a_jpg.png``) so that neither overwrites the other; should that name be
-    taken too (by an input ``a_png.png``), a number follows (``a_png_2.png``). The names only
-    depend on the list of sources, so a rerun plans the same outputs. An output that would be
-    an input file is refused. ``input_root`` is a folder, a file, or a glob pattern (names are
-    then relative to the pattern's folder without wildcards, ``images.glob_base``).
-    """
-    input_root = os.fspath(input_root)
-    if os.path.isdir(input_root):
-        base = input_root
-    elif images_lib.is_pattern(input_root):
-        base = images_lib.glob_base(input_root)
-    else:
-        base = os.path.dirname(input_root)
-    planned = []
-    for source in sources:
-        relative = os.path.relpath(source, base)
-        stem, ext = os.path.splitext(relative)
-        if ext.lower() in video_extensions:
-            fmt, out_ext = "video", video_lib.OUTPUT_EXTENSION
-        elif output_format == "same":
-            fmt = images_lib.EXTENSIONS.get(ext.lower(), "png")
-            out_ext = ext if ext.lower() in images_lib.EXTENSIONS else ".png"
-        else:
-            fmt = output_format
-            out_ext = images_lib.FORMAT_EXTENSIONS[fmt]
-        planned.append([source, stem, ext, out_ext, fmt])
-    counts = {}
-    for _, stem, _, out_ext, _ in planned:
-        key = (stem + out_ext).lower()
-        counts[key] = counts.get(key, 0) + 1
-    taken = {key for key, count in counts.items() if count == 1}  # names that need no change
-    inputs = {os.path.realpath(s) for s in sources}
-    jobs = []
-    for source, stem, ext, out_ext, fmt in planned:
-        if counts[(stem + out_ext).lower()] > 1:
-            renamed = f"{stem}_{ext.lstrip('.').lower()}"
-            stem, number = renamed, 2
-            while (stem + out_ext).lower() in taken:
-                stem, number = f"{renamed}_{number}", number + 1
-            taken.add((stem + out_ext).lower())
-        target = os.path.join(output_dir, stem + out_ext)
-        if os.path.realpath(target) in inputs:
-            jobs.append(Job(source, None, "output path is an input file; refusing to overwrite it"))
-            continue
-        jobs.append(Job(source, target))
-    return jobs, {job.source: fmt for job, (_, _, _, _, fmt) in zip(jobs, planned)}
-
-
-class Progress:
-    """A one-line progress bar with images/s on a terminal; one line per image otherwise."""
-
-    def __init__(self, total, stream=sys.stderr):
-        self.total, self.done, self.stream = total, 0, stream
-        self.start = time.perf_counter()
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-
-    def update(self, name, status="ok"):
-        self.done += 1
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        width = 30
-        filled = int(width * self.done / max(self.total, 1))
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {rate:.2f} img/s {status}: {name}"
-        if self.tty:
-            self.stream.write("\r" + line[:150].ljust(150))
-            if self.done == self.total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
-def remove_stale_temporaries(folders, log):
-    """Deletes ``.tmp-*.part`` (and ``.tmp-*.part.mp4``...) files that a killed run left in
-    the output folders.
-
-    They are this program's own temporary names (see ``images.write_bytes_atomic`` and
-    ``video.enhance_video``), never a finished output; two runs must not share an output
-    folder at the same time.
-    """
-    import glob
-
-    for folder in sorted(folders):
-        pattern = os.path.join(glob.escape(folder), ".tmp-*.part")
-        for path in sorted(glob.glob(pattern) + glob.glob(pattern + ".*")):
-            try:
-                os.remove(path)
-                log(f"removed an unfinished temporary file from an interrupted run: {path}")
-            except OSError:
-                pass
-
-
-def plan_folder(input_path, output_dir, recursive=False, output_format="png", videos=False):
-    """The files that ``test.py`` enhances under ``input_path`` and where each goes.
-
-    ``input_path``: a file, a folder or a glob pattern (see ``images.find_images``); the
-    output folder is never searched. Returns ``(jobs, formats)`` as ``plan_outputs``.
-    """
-    video_extensions = video_lib.EXTENSIONS if videos else ()
-    extensions = set(images_lib.EXTENSIONS) | set(video_extensions)
-    sources = images_lib.find_images(input_path, recursive=recursive, exclude=[output_dir], extensions=extensions)
-    return plan_outputs(sources, input_path, output_dir, output_format, video_extensions)
-
-
-# What a bad file may raise while it is read, enhanced or written: reported, never fatal.
-def _file_errors():
-    errors = (images_lib.ImageError, OSError, ValueError, MemoryError)
-    if _on_tensorflow():
-        import tensorflow as tf
-
-        errors += (tf.errors.OpError,)
-    return errors
-
-
-FILE_ERRORS = _file_errors()
-
-
-def failure_message(source, error):
-    """One line naming the file and what went wrong (for the log and dead letters)."""
-    if isinstance(error, images_lib.ImageError):
-        message = str(error)
-    else:
-        message = f"{source}: {type(error).__name__}: {error}"
-    return message.splitlines()[0]
-
-
-def should_skip(job, skip_existing, exists=os.path.exists):
-    """True if the job's output exists and ``skip_existing`` is set; raises ``ImageError`` for
-    a job refused when it was planned (e.g. an output path that is an input). ``exists``
-    tells whether a path exists (another storage's test, for outputs that are not local)."""
-    if job.error:
-        raise images_lib.ImageError(job.source, job.error)
-    return bool(skip_existing) and exists(job.target)
-
-
-def write_output(target, output, loaded, fmt, jpeg_quality=95):
-    """Writes ``enhance``'s raw output (HxWx3 float32, clipped here) for the image ``loaded``
-    (its alpha and bit depth are kept) to ``target`` atomically, creating its folder."""
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    images_lib.write_atomic(target, output, loaded.alpha, loaded.bit_depth, fmt, jpeg_quality)
-
-
-def enhance_files(enhancer, input_path, output_dir, recursive=False, output_format="png",
-                  skip_existing=False, max_pixels=images_lib.DEFAULT_MAX_PIXELS, jpeg_quality=95,
-                  log=None, videos=False, video_smoothing=video_lib.DEFAULT_SMOOTHING):
-    """Enhances every image under ``input_path`` into ``output_dir``.
-
-    With ``videos``, files with a video extension (``video.EXTENSIONS``) are enhanced too, each
-    into an ``.mp4`` with ``video.enhance_video`` and ``video_smoothing``.
-
-    A file that fails is reported (one line naming it and the reason) and the loop goes on.
-    Returns a dict with counts and the list of failures.
-    """
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    jobs, formats = plan_folder(input_path, output_dir, recursive, output_format, videos)
-    remove_stale_temporaries({os.path.dirname(job.target) for job in jobs if job.target}, log)
-    progress = Progress(len(jobs))
-    counts = {"processed": 0, "skipped": 0, "failed": 0}
-    failures = []
-    start = time.perf_counter()
-    for job in jobs:
-        status = "ok"
-        try:
-            if should_skip(job, skip_existing):
-                counts["skipped"] += 1
-                progress.update(job.source, "exists")
-                continue
-            if formats[job.source] == "video":
-                os.makedirs(os.path.dirname(job.target) or ".", exist_ok=True)
-                if progress.tty and progress.done:
-                    progress.stream.write("\n")  # the video's own frames/s line comes next
-                video_lib.enhance_video(enhancer, job.source, job.target, smoothing=video_smoothing,
-                                        max_pixels=max_pixels, stream=progress.stream, log=log)
-                counts["processed"] += 1
-                progress.update(job.source, status)
-                continue
-            loaded = images_lib.read(job.source, max_pixels=max_pixels)
-            output = enhancer.enhance(loaded.rgb)
-            write_output(job.target, output, loaded, formats[job.source], jpeg_quality)
-            counts["processed"] += 1
-        except FILE_ERRORS as error:
-            message = failure_message(job.source, error)
-            counts["failed"] += 1
-            failures.append(message)
-            status = "FAILED"
-            if progress.tty:
-                progress.stream.write("\n")
-            log(f"error: {message}")
-        progress.update(job.source, status)
-    counts["seconds"] = time.perf_counter() - start
-    counts["failures"] = failures
-    counts["total"] = len(jobs)
-    return counts

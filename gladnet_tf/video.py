@@ -27,19 +27,27 @@ Out of scope: audio, subtitles and any other stream are not copied (the output i
 a variable frame rate becomes the constant rate that ffmpeg reports for the stream.
 """
 
+from __future__ import annotations
+
 import math
 import os
 import re
 import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from gladnet_tf import atomic
 from gladnet_tf import images as images_lib
+from gladnet_tf import progress as progress_lib
 
-# Extensions treated as videos (by test.py and ``inference.enhance_files``).
+if TYPE_CHECKING:
+    from gladnet_tf import inference
+
+# Extensions treated as videos (by test.py and ``batch.enhance_files``).
 EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 OUTPUT_EXTENSION = ".mp4"  # what test.py writes for every video
 DEFAULT_SMOOTHING = 0.8
@@ -60,7 +68,7 @@ class VideoError(images_lib.ImageError):
     """A video that cannot be read or written. ``str()`` is one line that names the file."""
 
 
-def is_video(path):
+def is_video(path: str | os.PathLike) -> bool:
     """True when the path's extension is one of ``EXTENSIONS`` (any case)."""
     return os.path.splitext(os.fspath(path))[1].lower() in EXTENSIONS
 
@@ -94,7 +102,8 @@ def _ffmpeg_reason(error):
     return "; ".join(lines[:2])
 
 
-def enhance_frames(enhancer, frames, smoothing=DEFAULT_SMOOTHING):
+def enhance_frames(enhancer: inference.Enhancer, frames: Iterable[np.ndarray],
+                   smoothing: float = DEFAULT_SMOOTHING) -> Iterator[np.ndarray]:
     """Enhances a sequence of frames, smoothing the global illumination over time.
 
     Args:
@@ -123,41 +132,6 @@ def enhance_frames(enhancer, frames, smoothing=DEFAULT_SMOOTHING):
         yield enhancer.enhance(frame, illumination=average)
 
 
-class _FrameProgress:
-    """frames done / total and frames/s: one updated line on a terminal, else a line every
-    ``every`` seconds and one at the end."""
-
-    def __init__(self, name, total, stream=sys.stderr, every=10.0):
-        self.name, self.total, self.stream, self.every = name, total, stream, every
-        self.tty = stream is not None and hasattr(stream, "isatty") and stream.isatty()
-        self.start = self.last = time.perf_counter()
-        self.done = 0
-
-    def _line(self):
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        of = f"/{self.total}" if self.total else ""
-        return f"{self.name}: {self.done}{of} frames, {rate:.2f} frames/s"
-
-    def update(self):
-        self.done += 1
-        if self.stream is None:
-            return
-        now = time.perf_counter()
-        if self.tty:
-            self.stream.write("\r" + self._line()[:150].ljust(150))
-            self.stream.flush()
-        elif now - self.last >= self.every:
-            self.stream.write(self._line() + "\n")
-            self.stream.flush()
-            self.last = now
-
-    def finish(self):
-        if self.stream is None:
-            return
-        self.stream.write(("\r" + self._line()[:150].ljust(150) + "\n") if self.tty else self._line() + "\n")
-        self.stream.flush()
-
-
 def _check_input(path):
     try:
         info = os.stat(path)
@@ -183,87 +157,94 @@ def _writer_options(extension, height, width, crf):
                 output_params=params, ffmpeg_log_level="error")
 
 
-def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING, crf=None,
-                  max_pixels=images_lib.DEFAULT_MAX_PIXELS, stream=sys.stderr, log=None):
-    """Enhances a video file frame by frame into ``output_path`` (see the module docstring).
-
-    Args:
-        enhancer: an ``inference.Enhancer``.
-        input_path: any video ffmpeg reads.
-        output_path: ``.mp4`` (default choice), ``.mov``, ``.mkv``, ``.avi`` or ``.webm``; the
-            extension picks the container and the encoder.
-        smoothing: the moving average of the global illumination, in [0, 1); 0 = off.
-        crf: encoder quality (lower = better; default 18 for H.264, 32 for VP9).
-        max_pixels: refuse frames larger than this.
-        stream: where the frames/s progress goes (None: silent).
-        log: called with warning lines (default: print to stderr).
-
-    Returns:
-        dict with ``frames``, ``fps``, ``width``, ``height`` and ``seconds``.
-
-    Raises:
-        VideoError: one line naming the file: imageio-ffmpeg missing (with the install
-            command), unreadable or corrupt input, or the output cannot be written.
-        ValueError: ``smoothing`` out of range or an unsupported output extension.
-    """
-    input_path, output_path = os.fspath(input_path), os.fspath(output_path)
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+def _check_options(output_path: str, smoothing: float) -> str:
+    """The output's extension (lower case), once ``smoothing`` and it are known to be valid."""
     if not 0.0 <= float(smoothing) < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
     extension = os.path.splitext(output_path)[1].lower()
     if extension not in _ENCODERS:
         raise ValueError(f"unsupported video output extension {extension!r}; use one of {sorted(_ENCODERS)}")
-    iio = _imageio(input_path)
-    _check_input(input_path)
+    return extension
+
+
+def _open_reader(iio, input_path: str):
+    """(imageio reader, its metadata dict), or a VideoError naming the file."""
     try:
         reader = iio.get_reader(input_path, format="FFMPEG")
-        meta = reader.get_meta_data()
+        return reader, reader.get_meta_data()
     except Exception as error:  # ffmpeg's failures arrive as OSError, RuntimeError, ValueError...
         raise VideoError(input_path, f"not a readable video ({_ffmpeg_reason(error)})") from None
 
-    temporary = None
-    writer = None
-    start = time.perf_counter()
+
+def _frame_rate(meta: dict, input_path: str, log: Callable[[str], None]) -> float:
+    """The stream's frames/s; 25 (with a warning) when the file has none."""
+    fps = float(meta.get("fps") or 0.0)
+    if not math.isfinite(fps) or fps <= 0:
+        log(f"warning: {input_path}: no frame rate in the file; writing 25 frames/s")
+        fps = 25.0
+    return fps
+
+
+def _check_frame_size(meta: dict, input_path: str, max_pixels: int) -> None:
+    width, height = meta.get("size") or (0, 0)
+    if width * height > max_pixels:
+        raise VideoError(
+            input_path,
+            f"frames of {width}x{height} exceed the limit of {max_pixels / 1e6:.0f} megapixels",
+        )
+
+
+def _frame_count(reader) -> int | None:
+    """How many frames ffmpeg counts in the stream (None when it cannot tell)."""
     try:
-        fps = float(meta.get("fps") or 0.0)
-        if not math.isfinite(fps) or fps <= 0:
-            log(f"warning: {input_path}: no frame rate in the file; writing 25 frames/s")
-            fps = 25.0
-        width, height = meta.get("size") or (0, 0)
-        if width * height > max_pixels:
-            raise VideoError(
-                input_path,
-                f"frames of {width}x{height} exceed the limit of {max_pixels / 1e6:.0f} megapixels",
-            )
-        try:
-            total = reader.count_frames()
-        except Exception:
-            total = None
-        progress = _FrameProgress(os.path.basename(input_path), total, stream)
+        return reader.count_frames()
+    except Exception:
+        return None
 
-        count = 0
 
-        def frames():
-            nonlocal count
-            iterator = iter(reader)
-            while True:
-                try:
-                    frame = next(iterator)
-                except (StopIteration, IndexError):
-                    return
-                except Exception as error:
-                    raise VideoError(
-                        input_path,
-                        f"corrupt video: decoding failed after frame {count} ({_ffmpeg_reason(error)})",
-                    ) from None
-                count += 1
-                yield np.asarray(frame, dtype=np.float32)[..., :3] / np.float32(255.0)
+class _DecodedFrames:
+    """The reader's frames as float32 HxWx3 RGB in [0, 1], counting them (``count``); a frame
+    that fails to decode is a VideoError (the end of the stream is not)."""
 
-        try:
-            temporary = atomic.new_temporary(output_path, suffix=".part" + extension)
-        except OSError as error:
-            raise VideoError(output_path, f"cannot write ({error.strerror or error})") from None
-        for output in enhance_frames(enhancer, frames(), smoothing):
+    def __init__(self, reader, input_path: str):
+        self.reader, self.input_path, self.count = reader, input_path, 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        iterator = iter(self.reader)
+        while True:
+            try:
+                frame = next(iterator)
+            except (StopIteration, IndexError):
+                return
+            except Exception as error:
+                raise VideoError(
+                    self.input_path,
+                    f"corrupt video: decoding failed after frame {self.count} ({_ffmpeg_reason(error)})",
+                ) from None
+            self.count += 1
+            yield np.asarray(frame, dtype=np.float32)[..., :3] / np.float32(255.0)
+
+
+def _close_quietly(closable) -> None:
+    try:
+        closable.close()
+    except Exception:
+        pass
+
+
+def _write_frames(iio, outputs: Iterable[np.ndarray], input_path: str, output_path: str, fps: float,
+                  crf: int | None, progress: progress_lib.Progress) -> tuple[int, int]:
+    """Encodes the raw outputs (float32 HxWx3 in [0, inf), rounded to 8 bits here) into a
+    temporary file beside ``output_path`` and renames it into place; returns (height, width).
+    On any failure the temporary file is removed and nothing is left under ``output_path``."""
+    extension = os.path.splitext(output_path)[1].lower()
+    try:
+        temporary = atomic.new_temporary(output_path, suffix=".part" + extension)
+    except OSError as error:
+        raise VideoError(output_path, f"cannot write ({error.strerror or error})") from None
+    writer = None
+    try:
+        for output in outputs:
             pixels = images_lib.quantize(output, 8)
             try:
                 if writer is None:
@@ -273,7 +254,7 @@ def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING
                 writer.append_data(pixels)
             except Exception as error:
                 raise VideoError(output_path, f"cannot write the video ({_ffmpeg_reason(error)})") from None
-            progress.update()
+            progress.update(os.path.basename(input_path))
         if writer is None:
             raise VideoError(input_path, "no video frames could be decoded")
         try:
@@ -283,25 +264,76 @@ def enhance_video(enhancer, input_path, output_path, smoothing=DEFAULT_SMOOTHING
         except Exception as error:
             raise VideoError(output_path, f"cannot write the video ({_ffmpeg_reason(error)})") from None
         temporary = None
-        progress.finish()
+        return size
     finally:
-        try:
-            reader.close()
-        except Exception:
-            pass
         if writer is not None:
-            try:
-                writer.close()
-            except Exception:
-                pass
+            _close_quietly(writer)
         if temporary is not None:
             try:
                 os.remove(temporary)
             except OSError:
                 pass
+
+
+def _warn_if_truncated(meta: dict, fps: float, count: int, input_path: str,
+                       log: Callable[[str], None]) -> None:
     duration = meta.get("duration")
     if duration and math.isfinite(duration):
         expected = duration * fps
         if count < expected - max(2.0, 0.05 * expected):
             log(f"warning: {input_path}: only {count} of about {expected:.0f} frames could be decoded (truncated file?)")
-    return {"frames": count, "fps": fps, "width": size[1], "height": size[0], "seconds": time.perf_counter() - start}
+
+
+def _print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+PROGRESS_SECONDS = 10.0  # in a log (not a terminal), a frames/s line this often
+
+
+def enhance_video(enhancer: inference.Enhancer, input_path: str | os.PathLike, output_path: str | os.PathLike,
+                  smoothing: float = DEFAULT_SMOOTHING, crf: int | None = None,
+                  max_pixels: int = images_lib.DEFAULT_MAX_PIXELS, stream: TextIO | None = sys.stderr,
+                  log: Callable[[str], None] | None = None) -> dict:
+    """Enhances a video file frame by frame into ``output_path`` (see the module docstring).
+
+    Args:
+        enhancer: an ``inference.Enhancer``.
+        input_path: any video ffmpeg reads (frames decoded as 8-bit RGB).
+        output_path: ``.mp4`` (default choice), ``.mov``, ``.mkv``, ``.avi`` or ``.webm``; the
+            extension picks the container and the encoder.
+        smoothing: the moving average of the global illumination, in [0, 1); 0 = off.
+        crf: encoder quality (lower = better; default 18 for H.264, 32 for VP9).
+        max_pixels: refuse frames larger than this (width x height).
+        stream: where the frames/s progress goes (None: silent).
+        log: called with warning lines (default: print to stderr).
+
+    Returns:
+        dict with ``frames`` (int), ``fps`` (float), ``width``, ``height`` (pixels) and
+        ``seconds``.
+
+    Raises:
+        VideoError: one line naming the file: imageio-ffmpeg missing (with the install
+            command), unreadable or corrupt input, or the output cannot be written.
+        ValueError: ``smoothing`` out of range or an unsupported output extension.
+    """
+    input_path, output_path = os.fspath(input_path), os.fspath(output_path)
+    log = log or _print_to_stderr
+    _check_options(output_path, smoothing)
+    iio = _imageio(input_path)
+    _check_input(input_path)
+    reader, meta = _open_reader(iio, input_path)
+    start = time.perf_counter()
+    try:
+        fps = _frame_rate(meta, input_path, log)
+        _check_frame_size(meta, input_path, max_pixels)
+        progress = progress_lib.Progress(_frame_count(reader), "frames", stream, every_seconds=PROGRESS_SECONDS)
+        frames = _DecodedFrames(reader, input_path)
+        outputs = enhance_frames(enhancer, frames, smoothing)
+        height, width = _write_frames(iio, outputs, input_path, output_path, fps, crf, progress)
+        progress.finish()
+    finally:
+        _close_quietly(reader)
+    _warn_if_truncated(meta, fps, frames.count, input_path, log)
+    return {"frames": frames.count, "fps": fps, "width": width, "height": height,
+            "seconds": time.perf_counter() - start}

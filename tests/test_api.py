@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import gladnet_tf
-from gladnet_tf import inference
+from gladnet_tf import batch
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def photo():
 def test_uint8_in_uint8_out_equals_what_test_py_writes(photo, tmp_path):
     (tmp_path / "in").mkdir()
     Image.fromarray(photo).save(tmp_path / "in" / "p.png")
-    result = inference.enhance_files(gladnet_tf.get_enhancer(), str(tmp_path / "in"),
-                                     str(tmp_path / "out"), log=lambda m: None)
+    result = batch.enhance_files(gladnet_tf.get_enhancer(), str(tmp_path / "in"),
+                                 str(tmp_path / "out"), log=lambda m: None)
     assert result["processed"] == 1
     written = np.asarray(Image.open(tmp_path / "out" / "p.png"))
     out = gladnet_tf.enhance(photo)

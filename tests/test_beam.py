@@ -14,7 +14,7 @@ beam = pytest.importorskip(
     "apache_beam", reason="apache-beam is not installed (pip install -r requirements-beam.txt)")
 
 from gladnet_tf import beam as pipeline  # noqa: E402
-from gladnet_tf import images, inference  # noqa: E402
+from gladnet_tf import batch as batch_lib, images, inference  # noqa: E402
 from tests.conftest import random_weights, run_python  # noqa: E402
 
 TILE = 32  # big.png (70 x 90) is tiled, the others are not
@@ -69,7 +69,7 @@ def _hashes(root):
 def reference(folder, weights, tmp_path_factory):
     """What ``test.py --recursive --tile 32`` writes (its code path, in this process)."""
     out = tmp_path_factory.mktemp("reference")
-    result = inference.enhance_files(inference.Enhancer(weights, tile=TILE), str(folder), str(out),
+    result = batch_lib.enhance_files(inference.Enhancer(weights, tile=TILE), str(folder), str(out),
                                      recursive=True, log=lambda m: None)
     assert result["processed"] == 7 and result["failed"] == 1
     return out
@@ -237,7 +237,7 @@ def test_urls_of_a_beam_filesystem_for_images_outputs_and_weights(folder, refere
     url = _TestFileSystem.PREFIX
     source, out = f"{url}{folder}", f"{url}{tmp_path}/out"
     jobs, formats = pipeline.plan(source, out, recursive=True)
-    local_jobs, _ = inference.plan_folder(str(folder), str(tmp_path / "out"), recursive=True, videos=True)
+    local_jobs, _ = batch_lib.plan_folder(str(folder), str(tmp_path / "out"), recursive=True, videos=True)
     assert [(j.source, j.target) for j in jobs] == [(url + j.source, url + j.target) for j in local_jobs]
     with beam.Pipeline(options=PipelineOptions(["--direct_running_mode", "in_memory"])) as p:
         pipeline.build(p, pipeline.elements(jobs, formats), f"{out}/dead_letter.jsonl",

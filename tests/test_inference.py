@@ -1,6 +1,4 @@
-"""Enhancer: exact tiling, no retracing, output planning."""
-
-import os
+"""Enhancer: exact tiling, no retracing, precisions, batches."""
 
 import numpy as np
 import pytest
@@ -51,25 +49,6 @@ def test_rejects_wrong_layout(model):
         inference.Enhancer(model).enhance(np.zeros((4, 4), np.float32))
 
 
-def test_plan_outputs_keeps_paths_and_avoids_collisions(tmp_path):
-    root = tmp_path / "in"
-    root.mkdir()
-    sources = [str(root / n) for n in ["a.png", "a.jpg", "b.JPG", "sub/c.tif"]]
-    jobs, formats = inference.plan_outputs(sources, str(root), str(tmp_path / "out"), "png")
-    targets = [j.target for j in jobs]
-    assert targets == [str(tmp_path / "out" / n) for n in ["a_png.png", "a_jpg.png", "b.png", "sub/c.png"]]
-    assert len(set(targets)) == len(targets)
-    jobs, formats = inference.plan_outputs(sources, str(root), str(tmp_path / "out"), "same")
-    assert [j.target.rsplit("/", 1)[1] for j in jobs] == ["a.png", "a.jpg", "b.JPG", "c.tif"]
-    assert formats[sources[2]] == "jpeg" and formats[sources[3]] == "tiff"
-
-
-def test_plan_outputs_refuses_to_overwrite_an_input(tmp_path):
-    source = str(tmp_path / "a.png")
-    jobs, _ = inference.plan_outputs([source], str(tmp_path), str(tmp_path), "png")
-    assert jobs[0].target is None and "overwrite" in jobs[0].error
-
-
 def test_given_illumination_is_used(model):
     x = np.random.default_rng(9).random((30, 40, 3), dtype=np.float32)
     enhancer = inference.Enhancer(model, tile=16)
@@ -115,14 +94,3 @@ def test_enhance_batch_equals_one_image_at_a_time(model, options):
     assert len(outputs) == len(batch)
     for output, rgb in zip(outputs, batch):
         np.testing.assert_array_equal(output, enhancer.enhance(rgb))  # stacked or not: exact
-
-
-def test_plan_folder_names_glob_matches_relative_to_the_pattern_folder(tmp_path):
-    for name in ["in/a.png", "in/a.jpg", "in/s/b.png", "in/notes.txt"]:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    out = tmp_path / "out"
-    jobs, _ = inference.plan_folder(str(tmp_path / "in" / "**" / "*.png"), str(out), recursive=True)
-    assert [os.path.relpath(j.target, out) for j in jobs] == ["a.png", "s/b.png"]
-    jobs, _ = inference.plan_folder(str(tmp_path / "in"), str(out), recursive=True)
-    assert [os.path.relpath(j.target, out) for j in jobs] == ["a_jpg.png", "a_png.png", "s/b.png"]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 from gladnet_tf import images as images_lib
-from gladnet_tf import inference, video
+from gladnet_tf import batch, inference, video
 from tests.conftest import REPO, random_weights, run_python
 
 HAS_FFMPEG = importlib.util.find_spec("imageio_ffmpeg") is not None and importlib.util.find_spec("imageio") is not None
@@ -140,7 +140,7 @@ def test_missing_ffmpeg_gives_the_install_command(enhancer, tmp_path, monkeypatc
     images_lib.write_atomic(folder / "photo.png", flicker_clip(frames=1)[0])
     (folder / "clip.mp4").write_bytes(b"whatever")
     lines = []
-    result = inference.enhance_files(enhancer, folder, tmp_path / "out", videos=True, log=lines.append)
+    result = batch.enhance_files(enhancer, folder, tmp_path / "out", videos=True, log=lines.append)
     assert (result["processed"], result["failed"]) == (1, 1)
     assert result["failures"] == [f"{folder / 'clip.mp4'}: {video.INSTALL_HINT}"]
     assert "pip install -r requirements-video.txt" in video.INSTALL_HINT

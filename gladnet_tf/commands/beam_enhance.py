@@ -60,7 +60,7 @@ def main(argv):
               file=sys.stderr)
         return 2
     from gladnet_tf import beam as pipeline
-    from gladnet_tf import images, inference
+    from gladnet_tf import batch, images
 
     if not (pipeline.is_url(FLAGS.input) or os.path.exists(FLAGS.input) or images.is_pattern(FLAGS.input)):
         print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
@@ -83,7 +83,7 @@ def main(argv):
         return 2
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     local_folders = {os.path.dirname(job.target) for job in jobs if job.target and not pipeline.is_url(job.target)}
-    inference.remove_stale_temporaries(local_folders, log)
+    batch.remove_stale_temporaries(local_folders, log)
     beam_args = list(argv[1:])
     if not os.environ.get("GLADNET_VERBOSE"):  # Beam and its workers log every bundle at INFO
         logging.getLogger("apache_beam").setLevel(logging.WARNING)

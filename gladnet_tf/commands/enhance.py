@@ -59,7 +59,7 @@ def prepare_output_dir(path):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from gladnet_tf import checkpoints, inference
+    from gladnet_tf import batch, checkpoints, inference
 
     if not os.path.exists(FLAGS.input):
         print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
@@ -77,7 +77,7 @@ def main(argv):
         print(f"error: {problem}", file=sys.stderr)
         return 2
     fmt = "jpeg" if FLAGS.format == "jpeg" else FLAGS.format
-    result = inference.enhance_files(
+    result = batch.enhance_files(
         enhancer, FLAGS.input, FLAGS.output_dir, recursive=FLAGS.recursive, output_format=fmt,
         skip_existing=FLAGS.skip_existing, max_pixels=int(FLAGS.max_megapixels * 1e6),
         jpeg_quality=FLAGS.jpeg_quality, videos=True, video_smoothing=FLAGS.video_smoothing,
