@@ -17,11 +17,8 @@ the index last and updates the ``checkpoint`` state file only after the files ar
 and an unreadable newest checkpoint is skipped in favour of the one before.
 """
 
-import json
 import logging
-import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -33,11 +30,10 @@ from gladnet_tf import images as images_lib
 from gladnet_tf import losses as losses_lib
 from gladnet_tf import model as model_lib
 from gladnet_tf import pairs as pairs_lib
+from gladnet_tf import session as session_lib
 from gladnet_tf.run_folder import (  # noqa: F401  (training.TrainingError is public)
-    StopRequested as _StopRequested, TrainingError, check_config as _check_config,
-    append_log, load_init_weights as _load_init_weights, progress as _progress, progress_line,
-    record_session as _record_session, sessions as _sessions, total_steps,
-    write_json_atomic as _write_json_atomic)
+    TrainingError, check_config as _check_config, load_init_weights as _load_init_weights,
+    record_session as _record_session, total_steps, write_json_atomic as _write_json_atomic)
 
 logger = logging.getLogger("gladnet_tf.training")
 
@@ -209,7 +205,7 @@ def evaluate(model, pairs):
 
 
 def run(config, run_dir, max_steps_this_session=None):
-    """Trains (or resumes) the run in ``run_dir``; returns a dict summary.
+    """Trains (or resumes) the run in ``run_dir``; returns a dict summary (``Session.run``).
 
     ``max_steps_this_session`` stops after that many steps without finishing the run (used
     to split long runs into sessions; the next call resumes).
@@ -218,138 +214,108 @@ def run(config, run_dir, max_steps_this_session=None):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.strategy, config.cpu_replicas)
-    chief = _is_chief(strategy)
-    replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
-
     train_pairs, val_pairs = pairs_lib.training_pairs(config, logger)
-
     if config.init_weights and not os.path.isfile(config.init_weights):
         raise TrainingError(f"--init_weights {config.init_weights}: no such file")
     _check_config(run_dir, config)
-    if chief:
+    if _is_chief(strategy):
         _write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())
-
     keras.utils.set_random_seed(config.seed)
-    model, optimizer, loss_fn = build(config, strategy)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    # Only the chief's checkpoints are kept; other workers write to a scratch folder, as
-    # MultiWorkerMirroredStrategy needs every worker to take part in saving.
-    checkpoint_dir = os.path.join(run_dir, "checkpoints")
-    if not chief:
-        checkpoint_dir = os.path.join(run_dir, "worker_scratch", f"{strategy.cluster_resolver.task_id}")
-    _remove_interrupted_saves(checkpoint_dir)
-    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints)
-    # Non-chief workers restore from the chief's folder (same file system on one machine;
-    # across machines, point run_dir at shared storage).
-    restore_manager = manager if chief else tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model, optimizer=optimizer), os.path.join(run_dir, "checkpoints"), max_to_keep=None
-    )
-    restored = _restore_latest(checkpoint, restore_manager)
-    if not restored and config.init_weights:
-        _load_init_weights(model, config.init_weights, run_dir if chief else None)
-    start_step = int(optimizer.iterations.numpy())
-    # Wall time spent training, summed over sessions, as of the restored checkpoint.
-    seconds_before = _progress(run_dir)["train_seconds"] if restored else 0.0
-    if chief:
-        _record_session(run_dir, start_step)
-    steps = total_steps(config, len(train_pairs), replicas)
+    session = _TensorFlowSession(config, run_dir, strategy, train_pairs, val_pairs)
+    if session.chief:
+        _record_session(run_dir, session.step)
     logger.info(
         "%s at step %d of %d: %d pairs, %d replica(s), global batch %d, patch %d",
-        f"resumed from {restored}" if restored else "starting", start_step, steps, len(train_pairs),
-        replicas, global_batch, config.patch_size,
+        f"resumed from {session.restored}" if session.restored else "starting", session.step,
+        session.steps, len(train_pairs), strategy.num_replicas_in_sync, session.global_batch,
+        config.patch_size,
     )
+    return session.run(max_steps_this_session)
 
-    best_path = os.path.join(run_dir, "best.json")
-    best_psnr = -math.inf
-    if os.path.exists(best_path):
-        with open(best_path) as f:
-            best_psnr = json.load(f)["val_psnr"]
 
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if chief else tf.summary.create_noop_writer()
+def _checkpoint_managers(checkpoint, run_dir, strategy, keep):
+    """(the manager this worker saves with, the one it restores from).
+
+    Only the chief's checkpoints are kept; other workers write to a scratch folder, as
+    MultiWorkerMirroredStrategy needs every worker to take part in saving, and restore from
+    the chief's folder (same file system on one machine; across machines, point run_dir at
+    shared storage).
+    """
+    chief_dir = os.path.join(run_dir, "checkpoints")
+    if _is_chief(strategy):
+        _remove_interrupted_saves(chief_dir)
+        manager = tf.train.CheckpointManager(checkpoint, chief_dir, max_to_keep=keep)
+        return manager, manager
+    scratch = os.path.join(run_dir, "worker_scratch", f"{strategy.cluster_resolver.task_id}")
+    _remove_interrupted_saves(scratch)
+    manager = tf.train.CheckpointManager(checkpoint, scratch, max_to_keep=keep)
+    restore = tf.train.CheckpointManager(checkpoint, chief_dir, max_to_keep=None)
+    return manager, restore
+
+
+def _distributed_dataset(strategy, train_pairs, config, global_batch, start_step):
     dataset = data_lib.training_dataset(train_pairs, config.patch_size, global_batch, config.seed, start_step)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = strategy.experimental_distribute_dataset(dataset.with_options(options))
-    train_step = make_train_step(model, optimizer, loss_fn, strategy, global_batch)
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
-    stop = _StopRequested().install()
 
-    def validate(step):
-        nonlocal best_psnr
-        if not val_pairs:
+class _TensorFlowSession(session_lib.Session):
+    """``tf.distribute`` training: model and Adam under the strategy, ``tf.train`` checkpoints,
+    the ``tf.data`` pipeline, TensorBoard summaries."""
+
+    backend = "tensorflow"
+
+    def __init__(self, config, run_dir, strategy, train_pairs, val_pairs):
+        self.strategy, self.val_pairs = strategy, val_pairs
+        self.global_batch = config.batch_size * strategy.num_replicas_in_sync
+        self.model, self.optimizer, loss_fn = build(config, strategy)
+        self.tf_checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.manager, restore_manager = _checkpoint_managers(
+            self.tf_checkpoint, run_dir, strategy, config.keep_checkpoints)
+        restored = _restore_latest(self.tf_checkpoint, restore_manager)
+        chief = _is_chief(strategy)
+        if not restored and config.init_weights:
+            _load_init_weights(self.model, config.init_weights, run_dir if chief else None)
+        start_step = int(self.optimizer.iterations.numpy())
+        super().__init__(config, run_dir, start_step,
+                         total_steps(config, len(train_pairs), strategy.num_replicas_in_sync),
+                         restored, self.global_batch * config.patch_size ** 2, chief=chief)
+        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if chief
+                       else tf.summary.create_noop_writer())
+        self.iterator = iter(_distributed_dataset(strategy, train_pairs, config, self.global_batch,
+                                                  start_step))
+        self.step_function = make_train_step(self.model, self.optimizer, loss_fn, strategy,
+                                             self.global_batch)
+
+    def train_step(self):
+        return float(self.step_function(next(self.iterator)))
+
+    def save_checkpoint(self):
+        self.manager.save(checkpoint_number=self.step)
+
+    def save_weights(self, path):
+        model_lib.save(self.model, path)
+
+    def learning_rate(self):
+        return float(self.optimizer.learning_rate)  # the schedule at the current step
+
+    def evaluate(self):
+        if not self.val_pairs:
             return None
-        psnr, ssim, samples = evaluate(model, val_pairs)
-        logger.info("step %d: validation PSNR %.3f dB, SSIM %.4f on %d images", step, psnr, ssim, len(val_pairs))
-        with writer.as_default(step=step):
+        psnr, ssim, samples = evaluate(self.model, self.val_pairs)
+        with self.writer.as_default(step=self.step):
             tf.summary.scalar("val/psnr", psnr)
             tf.summary.scalar("val/ssim", ssim)
-            for name, low, output, high in samples[: config.num_sample_images]:
+            for name, low, output, high in samples[: self.config.num_sample_images]:
                 tf.summary.image(f"val/{name}", tf.concat([low, output, high], axis=2))
-        if chief and psnr > best_psnr:
-            best_psnr = psnr
-            model_lib.save(model, os.path.join(run_dir, "best.weights.h5"))
-            _write_json_atomic(best_path, {"step": step, "val_psnr": psnr, "val_ssim": ssim})
         return psnr, ssim
 
-    step = start_step
-    session_end = steps if max_steps_this_session is None else min(steps, start_step + max_steps_this_session)
-    window_loss, window_start, window_steps = 0.0, time.perf_counter(), 0
-    run_start = time.perf_counter()
-    iterator = iter(dataset)
-    try:
-        while step < session_end and not stop.requested:
-            loss = float(train_step(next(iterator)))
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss is {loss} at step {step + 1}: stopping. The last good checkpoint "
-                    f"({manager.latest_checkpoint}) is kept; lower --learning_rate or check the data."
-                )
-            step += 1
-            window_loss += loss
-            window_steps += 1
-            if step % config.checkpoint_every == 0 or step == steps:
-                manager.save(checkpoint_number=step)
-                if chief:
-                    _write_json_atomic(os.path.join(run_dir, "progress.json"), {
-                        "step": step, "train_seconds": seconds_before + time.perf_counter() - run_start})
-            if step % config.log_every == 0 or step == session_end:
-                elapsed = time.perf_counter() - window_start
-                rate = window_steps / max(elapsed, 1e-9)
-                lr = float(optimizer.learning_rate)  # the schedule at the current step
-                line = progress_line(step, steps, window_loss / window_steps, lr, rate,
-                                     global_batch * config.patch_size ** 2)
-                logger.info(line)
-                if chief:
-                    append_log(run_dir, line)
-                with writer.as_default(step=step):
-                    tf.summary.scalar("train/loss", window_loss / window_steps)
-                    tf.summary.scalar("train/learning_rate", lr)
-                    tf.summary.scalar("train/steps_per_second", rate)
-                window_loss, window_start, window_steps = 0.0, time.perf_counter(), 0
-            if config.val_every and step % config.val_every == 0 and step < steps:
-                validate(step)
-        if stop.requested and step % config.checkpoint_every != 0:
-            manager.save(checkpoint_number=step)
-            if chief:
-                _write_json_atomic(os.path.join(run_dir, "progress.json"), {
-                    "step": step, "train_seconds": seconds_before + time.perf_counter() - run_start})
-    finally:
-        stop.uninstall()
-        writer.flush()
+    def on_log(self, loss, learning_rate, steps_per_second):
+        with self.writer.as_default(step=self.step):
+            tf.summary.scalar("train/loss", loss)
+            tf.summary.scalar("train/learning_rate", learning_rate)
+            tf.summary.scalar("train/steps_per_second", steps_per_second)
 
-    summary = {"step": step, "total_steps": steps, "finished": step >= steps, "restored_from": restored,
-               "seconds_this_session": time.perf_counter() - run_start}
-    if step >= steps:
-        metrics = validate(step)
-        if chief:
-            model_lib.save(model, os.path.join(run_dir, "final.weights.h5"))
-            final = {"step": step, "config": json.loads(config.to_json()),
-                     "train_seconds": seconds_before + time.perf_counter() - run_start,
-                     "sessions": _sessions(run_dir)}
-            if metrics:
-                final.update(val_psnr=metrics[0], val_ssim=metrics[1])
-            _write_json_atomic(os.path.join(run_dir, "final.json"), final)
-        if metrics:
-            summary.update(val_psnr=metrics[0], val_ssim=metrics[1])
-    return summary
+    def close(self):
+        self.writer.flush()
