@@ -179,7 +179,8 @@ def evaluate(model, pairs):
 class _Loop:
     """One session of a run: the state, the data stream, and the bookkeeping around steps."""
 
-    def __init__(self, config, run_dir, model, optimizer, loss_fn, schedule, pairs, val_pairs):
+    def __init__(self, config, run_dir, model, optimizer, loss_fn, schedule, pairs, val_pairs,
+                 stream=numpy_data.PairStream):
         self.config, self.run_dir = config, run_dir
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         self.val_pairs = val_pairs
@@ -193,8 +194,8 @@ class _Loop:
         self.start = time.perf_counter()
         self.state = read_state(model, optimizer)
         self.train_step = make_train_step(model, optimizer, loss_fn)
-        self.stream = numpy_data.PairStream(pairs, config.patch_size, config.batch_size, config.seed,
-                                            start_step=self.step)
+        self.stream = stream(pairs, config.patch_size, config.batch_size, config.seed,
+                             start_step=self.step)
         self.best_psnr = -math.inf
         if os.path.exists(os.path.join(run_dir, "best.json")):
             with open(os.path.join(run_dir, "best.json")) as f:
@@ -265,9 +266,10 @@ class _Loop:
         return metrics
 
 
-def run(config, run_dir, max_steps_this_session=None):
+def run(config, run_dir, max_steps_this_session=None, stream=numpy_data.PairStream):
     """Trains (or resumes) the run in ``run_dir`` on JAX; returns a dict summary (as
-    ``training.run``)."""
+    ``training.run``). ``stream``: the class of the data stream, ``numpy_data.PairStream``
+    or ``device_data.DeviceStream`` (the pairs in the accelerator's memory; the same stream)."""
     _require_jax()
     os.makedirs(run_dir, exist_ok=True)
     pairs, val_pairs = pairs_lib.training_pairs(config, logger)
@@ -277,7 +279,7 @@ def run(config, run_dir, max_steps_this_session=None):
     run_folder.write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())
     devices = set_up_devices(config.batch_size)
     keras.utils.set_random_seed(config.seed)
-    loop = _Loop(config, run_dir, *build(config), pairs, val_pairs)
+    loop = _Loop(config, run_dir, *build(config), pairs, val_pairs, stream)
     run_folder.record_session(run_dir, loop.step)
     logger.info("%s at step %d of %d: %d pairs, %d JAX device(s), batch %d, patch %d",
                 f"resumed from checkpoint {loop.restored}" if loop.restored else "starting",

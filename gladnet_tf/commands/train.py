@@ -26,6 +26,9 @@ flags.DEFINE_string("recipe", None, "Recipe file (recipes/*.json): a stage's val
                     "flags given override them. Build its data first: python -m gladnet_tf.recipe.")
 flags.DEFINE_string("stage", "0", "The recipe's stage to train (index or name).")
 flags.DEFINE_string("data_root", None, "With --recipe: the folder its data steps were built in.")
+flags.DEFINE_bool("device_data", False, "KERAS_BACKEND=jax only: decode the training pairs once and keep "
+                  "them in the accelerator's memory (gladnet_tf.device_data; the same data stream), "
+                  "for GPUs, which the host cannot feed fast enough.")
 for _field in config_lib.TrainConfig.__dataclass_fields__.values():
     _default = getattr(_DEFAULTS, _field.name)
     _define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}[type(_default)]
@@ -63,8 +66,16 @@ def main(argv):
 
     from gladnet_tf.run_folder import TrainingError
 
+    options = {}
     if keras.backend.backend() == "jax":  # KERAS_BACKEND=jax: no TensorFlow (jax_training)
         from gladnet_tf import jax_training as training
+
+        if FLAGS.device_data:
+            from gladnet_tf import device_data
+
+            options["stream"] = device_data.DeviceStream
+    elif FLAGS.device_data:
+        raise app.UsageError("--device_data needs KERAS_BACKEND=jax")
     elif keras.backend.backend() == "tensorflow":
         from gladnet_tf import training
 
@@ -74,7 +85,7 @@ def main(argv):
         logging.error("training runs on KERAS_BACKEND=tensorflow or jax, not %r", keras.backend.backend())
         return 1
     try:
-        summary = training.run(config, FLAGS.run_dir, FLAGS.max_steps_this_session)
+        summary = training.run(config, FLAGS.run_dir, FLAGS.max_steps_this_session, **options)
     except (TrainingError, FileNotFoundError) as error:
         logging.error("%s", error)
         return 1
