@@ -94,6 +94,8 @@ floats with a 256-entry table of ``v / 255`` rather than a division, which the o
 would turn into ``v * (1 / 255)`` (different in the last bit for 126 of the 256 values).
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import sys
@@ -132,8 +134,9 @@ class VerificationError(RuntimeError):
 quantize_uint8 = images_lib.quantize_tf  # the graph's output rule: see images.quantize
 
 
-def uint8_to_float(pixels):
-    """``pixels / 255`` in float32, bit for bit as NumPy and ``images.read`` compute it.
+def uint8_to_float(pixels: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels (any shape) -> ``pixels / 255`` in float32 in [0, 1], bit for bit as NumPy
+    and ``images.read`` compute it.
 
     A lookup table: a graph optimiser would rewrite a division by the constant 255 as a
     multiplication by its reciprocal, which rounds differently.
@@ -156,7 +159,7 @@ class ServingModule(tf.Module):
     ``{"enhanced": ...}``. The Keras model is only captured by the functions' closures.
     """
 
-    def __init__(self, model):
+    def __init__(self, model: keras.Model) -> None:
         super().__init__(name="gladnet")
         self.model_variables = _model_variables(model)
 
@@ -172,7 +175,8 @@ class ServingModule(tf.Module):
         self.serve_uint8 = serve_uint8
         self.enhance_float = enhance_float
 
-    def signatures(self):
+    def signatures(self) -> dict:
+        """Signature name -> concrete function, for ``tf.saved_model.save``."""
         return {
             SERVING_SIGNATURE: self.serve_uint8.get_concrete_function(),
             FLOAT_SIGNATURE: self.enhance_float.get_concrete_function(),
@@ -195,15 +199,17 @@ def _max_abs(a, b):
 # ---- SavedModel ---------------------------------------------------------------------------
 
 
-def write_savedmodel(model, path):
+def write_savedmodel(model: keras.Model, path: str) -> str:
     """Writes the SavedModel to the (new) folder ``path``, not atomically: see ``export``."""
     module = ServingModule(model)
     tf.saved_model.save(module, path, signatures=module.signatures())
     return path
 
 
-def verify_savedmodel(model, path, tolerance=VERIFY_TOLERANCE):
-    """Loads the SavedModel and compares both signatures with ``model``; returns max abs."""
+def verify_savedmodel(model: keras.Model, path: str, tolerance: float = VERIFY_TOLERANCE) -> float:
+    """Loads the SavedModel and compares both signatures with ``model`` on a 37x53 image;
+    returns the max abs difference of the float outputs (``VerificationError`` above
+    ``tolerance``, or when uint8 is not the rounded float output)."""
     loaded = tf.saved_model.load(path)
     pixels, floats = _verification_batch()
     reference = model(floats, training=False).numpy()
@@ -220,7 +226,7 @@ def verify_savedmodel(model, path, tolerance=VERIFY_TOLERANCE):
 # ---- LiteRT -------------------------------------------------------------------------------
 
 
-def litert_bytes(model):
+def litert_bytes(model: keras.Model) -> bytes:
     """The LiteRT flatbuffer: float32 (1, H, W, 3) -> float32 raw output, H and W dynamic."""
     holder = tf.Module()
     holder.model_variables = _model_variables(model)  # frozen into constants by the converter
@@ -233,7 +239,7 @@ def litert_bytes(model):
     return converter.convert()
 
 
-def litert_interpreter(model_path=None, model_content=None):
+def litert_interpreter(model_path: str | None = None, model_content: bytes | None = None):
     """A LiteRT interpreter: ``ai_edge_litert`` where installed, else ``tf.lite``'s."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -242,8 +248,9 @@ def litert_interpreter(model_path=None, model_content=None):
     return Interpreter(model_path=model_path, model_content=model_content)
 
 
-def run_litert(interpreter, image):
-    """Runs one image, (H, W, 3) or (1, H, W, 3) float32 in [0, 1]; returns the same rank."""
+def run_litert(interpreter, image: np.ndarray) -> np.ndarray:
+    """Runs one image, (H, W, 3) or (1, H, W, 3) float32 in [0, 1]; returns the raw output
+    (float32 in [0, inf)) of the same rank."""
     batch = np.asarray(image, dtype=np.float32)
     single = batch.ndim == 3
     if single:
@@ -259,12 +266,16 @@ def run_litert(interpreter, image):
     return output[0] if single else output
 
 
-def write_litert(model, path):
+def write_litert(model: keras.Model, path: str) -> str:
+    """Writes the LiteRT flatbuffer (``litert_bytes``) to ``path``, not atomically: see
+    ``export``."""
     _write_file(path, litert_bytes(model))
     return path
 
 
-def verify_litert(model, path, tolerance=VERIFY_TOLERANCE):
+def verify_litert(model: keras.Model, path: str, tolerance: float = VERIFY_TOLERANCE) -> float:
+    """Runs the LiteRT file on a 37x53 image; returns the max abs difference from ``model``
+    (``VerificationError`` above ``tolerance``)."""
     interpreter = litert_interpreter(model_path=path)
     _, floats = _verification_batch()
     worst = _max_abs(run_litert(interpreter, floats), model(floats, training=False).numpy())
@@ -279,11 +290,12 @@ def verify_litert(model, path, tolerance=VERIFY_TOLERANCE):
 class GatherNearestResize(model_lib.LegacyNearestResize):
     """``LegacyNearestResize`` as two gathers (same output, no ``Resize`` op). Not saved."""
 
-    def resize(self, images, size):
+    def resize(self, images, size: tuple[int, int]):
+        """(B, h, w, C) -> (B, size[0], size[1], C), the legacy nearest indices."""
         return model_lib.gather_resize(images, size)
 
 
-def portable_model(model):
+def portable_model(model: keras.Model) -> keras.Model:
     """A copy of ``model`` (same weights) whose resizes are ``GatherNearestResize``."""
 
     def clone(layer):
@@ -314,7 +326,7 @@ def _rename_value(graph, old, new):
             value.name = new
 
 
-def onnx_model_proto(model, opset=DEFAULT_OPSET):
+def onnx_model_proto(model: keras.Model, opset: int = DEFAULT_OPSET):
     """The ONNX ModelProto: float32 (B, H, W, 3) ``images`` -> float32 ``enhanced``."""
     tf2onnx, onnx = _import_onnx_tools()
     import logging
@@ -348,12 +360,14 @@ def onnx_model_proto(model, opset=DEFAULT_OPSET):
     return proto
 
 
-def write_onnx(model, path, opset=DEFAULT_OPSET):
+def write_onnx(model: keras.Model, path: str, opset: int = DEFAULT_OPSET) -> str:
+    """Writes the ONNX model (``onnx_model_proto``) to ``path``, not atomically: see
+    ``export``."""
     _write_file(path, onnx_model_proto(model, opset).SerializeToString())
     return path
 
 
-def onnx_session(path_or_bytes):
+def onnx_session(path_or_bytes: str | bytes):
     """An onnxruntime CPU session (raises MissingExtraError without onnxruntime)."""
     try:
         import onnxruntime
@@ -362,7 +376,10 @@ def onnx_session(path_or_bytes):
     return onnxruntime.InferenceSession(path_or_bytes, providers=["CPUExecutionProvider"])
 
 
-def verify_onnx(model, path, tolerance=VERIFY_TOLERANCE):
+def verify_onnx(model: keras.Model, path: str, tolerance: float = VERIFY_TOLERANCE) -> float:
+    """Runs the ONNX file with onnxruntime on a 37x53 batch; returns the max abs difference
+    from ``model`` (``VerificationError`` above ``tolerance``; ``MissingExtraError`` without
+    onnxruntime)."""
     session = onnx_session(path)
     _, floats = _verification_batch()
     (output,) = session.run([OUTPUT_NAME], {INPUT_NAME: floats})
@@ -408,7 +425,8 @@ def _install(staged, path, staging_dir, overwrite):
         raise
 
 
-def export(model, fmt, path, overwrite=False, opset=DEFAULT_OPSET, verify=True):
+def export(model: keras.Model, fmt: str, path: str | os.PathLike, overwrite: bool = False,
+           opset: int = DEFAULT_OPSET, verify: bool = True) -> float | None:
     """Exports ``model`` as ``fmt`` to ``path`` atomically; returns the verification max abs.
 
     The artefact is written to a hidden temporary folder beside ``path``, checked against
@@ -477,67 +495,93 @@ def _flag_values():
     return values
 
 
-def main(argv=None):
-    """The command line; returns the exit code (flags are parsed here, not at import)."""
+class _CommandError(Exception):
+    """A one-line error of the command line and its exit code (2: nothing could start)."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def _parse(values, argv: list[str]) -> None:
+    """Parses ``argv`` into ``values``; checks that --format and --output are given."""
     from absl import flags
 
+    try:
+        rest = values(argv)
+    except flags.Error as error:
+        raise _CommandError(f"{error}\n{USAGE}") from None
+    if len(rest) > 1:
+        raise _CommandError(f"unexpected arguments: {' '.join(rest[1:])}\n{USAGE}")
+    if values.format is None or values.output is None:
+        raise _CommandError(f"--format and --output are required\n{USAGE}")
+
+
+def _check_can_start(values) -> None:
+    """Refuses an existing --output (without --overwrite) and ONNX without its extras."""
+    if os.path.lexists(values.output) and not values.overwrite:
+        raise _CommandError(_exists_message(values.output))
+    if values.format == "onnx":
+        try:
+            _import_onnx_tools()
+        except MissingExtraError as error:
+            raise _CommandError(f"{values.output}: {error}") from None
+
+
+def _load_model(weights: str | None) -> tuple[str, keras.Model]:
+    """(the weights file, the model): --weights, else the shipped default weights."""
+    try:
+        if not weights:
+            from gladnet_tf import checkpoints
+
+            weights = checkpoints.default_weights()
+        return weights, model_lib.load(weights)
+    except (FileNotFoundError, ValueError) as error:
+        raise _CommandError(str(error)) from None
+
+
+def _export_or_explain(model: keras.Model, values) -> float | None:
+    """``export`` with its failures as command-line errors (1: conversion or check failed)."""
+    output = values.output
+    try:
+        return export(model, values.format, output, overwrite=values.overwrite, opset=values.opset,
+                      verify=values.verify)
+    except FileExistsError as error:
+        raise _CommandError(str(error)) from None
+    except MissingExtraError as error:
+        raise _CommandError(f"{output}: {error}") from None
+    except VerificationError as error:
+        raise _CommandError(f"{error}; nothing was written", code=1) from None
+    except Exception as error:  # converter failures come in many types
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise _CommandError(f"{output}: {values.format} export failed ({type(error).__name__}: {reason})",
+                            code=1) from None
+
+
+def _summary(values, weights: str, worst: float | None) -> str:
+    if worst is None:
+        check = "not checked" + (" (onnxruntime is not installed)" if values.verify else "")
+    else:
+        check = f"max abs difference from the Keras model on a {VERIFY_SHAPE[1]}x{VERIFY_SHAPE[2]} image: {worst:.2e}"
+    return f"wrote {values.output} ({values.format} from {weights}); {check}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit code (flags are parsed here, not at import)."""
     argv = list(sys.argv if argv is None else argv)
     values = _flag_values()
     if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
         print(f"{USAGE}\n\n{values.get_help()}")
         return 0
     try:
-        rest = values(argv)
-    except flags.Error as error:
-        print(f"error: {error}\n{USAGE}", file=sys.stderr)
-        return 2
-    if len(rest) > 1:
-        print(f"error: unexpected arguments: {' '.join(rest[1:])}\n{USAGE}", file=sys.stderr)
-        return 2
-    if values.format is None or values.output is None:
-        print(f"error: --format and --output are required\n{USAGE}", file=sys.stderr)
-        return 2
-    output = values.output
-    if os.path.lexists(output) and not values.overwrite:
-        print(f"error: {_exists_message(output)}", file=sys.stderr)
-        return 2
-    if values.format == "onnx":
-        try:
-            _import_onnx_tools()
-        except MissingExtraError as error:
-            print(f"error: {output}: {error}", file=sys.stderr)
-            return 2
-    try:
-        if values.weights:
-            weights = values.weights
-        else:
-            from gladnet_tf import checkpoints
-
-            weights = checkpoints.default_weights()
-        model = model_lib.load(weights)
-    except (FileNotFoundError, ValueError) as error:
+        _parse(values, argv)
+        _check_can_start(values)
+        weights, model = _load_model(values.weights)
+        worst = _export_or_explain(model, values)
+    except _CommandError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
-        worst = export(model, values.format, output, overwrite=values.overwrite, opset=values.opset, verify=values.verify)
-    except FileExistsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except MissingExtraError as error:
-        print(f"error: {output}: {error}", file=sys.stderr)
-        return 2
-    except VerificationError as error:
-        print(f"error: {error}; nothing was written", file=sys.stderr)
-        return 1
-    except Exception as error:  # converter failures come in many types
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        print(f"error: {output}: {values.format} export failed ({type(error).__name__}: {reason})", file=sys.stderr)
-        return 1
-    if worst is None:
-        check = "not checked" + (" (onnxruntime is not installed)" if values.verify else "")
-    else:
-        check = f"max abs difference from the Keras model on a {VERIFY_SHAPE[1]}x{VERIFY_SHAPE[2]} image: {worst:.2e}"
-    print(f"wrote {output} ({values.format} from {weights}); {check}")
+        return error.code
+    print(_summary(values, weights, worst))
     return 0
 
 
