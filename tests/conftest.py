@@ -33,15 +33,37 @@ def load_script(relative_path):
     return module
 
 
-def random_weights(folder, seed, name="random.weights.h5"):
-    """A full-size GLADNet with Keras' random init under ``seed``, saved as ``folder/name``
-    (the same bytes for the same seed); returns the path."""
+def random_gladnet(seed=0, **kwargs):
+    """A GLADNet (``kwargs``: its sizes) with Keras' random init under ``seed``: the one way
+    the tests make a network with untrained weights."""
     import keras
 
     from gladnet_tf import model as model_lib
 
     keras.utils.set_random_seed(seed)
-    return model_lib.save(model_lib.GLADNet(), pathlib.Path(folder) / name)
+    return model_lib.GLADNet(**kwargs)
+
+
+def random_weights(folder, seed, name="random.weights.h5"):
+    """``random_gladnet(seed)`` saved as ``folder/name`` (the same bytes for the same seed);
+    returns the path."""
+    from gladnet_tf import model as model_lib
+
+    return model_lib.save(random_gladnet(seed), pathlib.Path(folder) / name)
+
+
+@pytest.fixture(scope="module")
+def gladnet():
+    """A full-size GLADNet with random weights (seed 7), shared by a test module's tests."""
+    return random_gladnet(seed=7)
+
+
+@pytest.fixture(scope="session")
+def default_weights():
+    """The shipped default weights file (checkpoints/MANIFEST.json's ``default``)."""
+    from gladnet_tf import checkpoints
+
+    return checkpoints.default_weights()
 
 
 def run_python(args, cwd=REPO, timeout=600, env=None):

@@ -3,10 +3,10 @@
 import json
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from gladnet_tf import checkpoints, config as config_lib, model as model_lib, ship
+from tests.conftest import random_gladnet
 
 
 def test_ship_writes_named_weights_record_and_default(tmp_path):
@@ -14,7 +14,6 @@ def test_ship_writes_named_weights_record_and_default(tmp_path):
     run_dir.mkdir()
     (run_dir / "config.json").write_text(config_lib.TrainConfig(data="d", patch_size=32).to_json())
     (run_dir / "best.json").write_text(json.dumps({"step": 5, "val_psnr": 12.0}))
-    tf.keras.utils.set_random_seed(0)
     data = tmp_path / "eval"
     for sub in ("low", "high"):
         (data / sub).mkdir(parents=True)
@@ -22,7 +21,7 @@ def test_ship_writes_named_weights_record_and_default(tmp_path):
     Image.fromarray(high).save(data / "high" / "1.png")
     Image.fromarray(high // 3).save(data / "low" / "1.png")
 
-    full = model_lib.save(model_lib.GLADNet(), run_dir / "final.weights.h5")
+    full = model_lib.save(random_gladnet(0), run_dir / "final.weights.h5")
     target, record = ship.ship(full, str(run_dir), "demo", str(data), checkpoint_dir=str(tmp_path / "ckpt"))
     digest = checkpoints.sha256_of(target)
     assert target.endswith(f"demo-{digest[:8]}.weights.h5")

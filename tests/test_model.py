@@ -5,13 +5,12 @@ import pytest
 import tensorflow as tf
 
 from gladnet_tf import convert, model as model_lib
-from tests.conftest import run_python
+from tests.conftest import random_gladnet, run_python
 
 
 @pytest.fixture(scope="module")
-def model():
-    tf.keras.utils.set_random_seed(1)
-    return model_lib.GLADNet()
+def model(gladnet):
+    return gladnet
 
 
 def test_parameter_count_and_layers(model):
@@ -87,7 +86,7 @@ def test_config_round_trip(model):
     config = model.get_config()
     clone = model_lib.GLADNet.from_config(config)
     assert clone.get_config() == config
-    custom = model_lib.GLADNet(global_filters=8, detail_filters=16)
+    custom = random_gladnet(global_filters=8, detail_filters=16)
     assert model_lib.GLADNet.from_config(custom.get_config()).count_params() == custom.count_params()
 
 
@@ -106,7 +105,7 @@ def test_load_refuses_bad_files(tmp_path):
     with pytest.raises(ValueError, match="bad.weights.h5"):
         model_lib.load(bad)
     with pytest.raises(ValueError, match="weights.h5"):
-        model_lib.save(model_lib.GLADNet(global_filters=4, detail_filters=4), tmp_path / "x.h5")
+        model_lib.save(random_gladnet(global_filters=4, detail_filters=4), tmp_path / "x.h5")
 
 
 def test_keras_file_reloads_in_a_fresh_process(model, tmp_path):
