@@ -6,10 +6,17 @@
 
 import dataclasses
 import json
+from typing import Any
 
 
 @dataclasses.dataclass
 class TrainConfig:
+    """Every setting of a training run, with the original's defaults; saved as ``config.json``.
+
+    ``PRESETS`` holds named sets of changes (``TrainConfig(**PRESETS["smoke"])``). A resumed
+    run must match its saved config except for the keys of ``RESUMABLE_CHANGES``.
+    """
+
     # Data.
     data: str = ""  # folder with low/ and high/ (or normal/)
     val_data: str = ""  # optional folder of full-size validation pairs
@@ -50,11 +57,17 @@ class TrainConfig:
     num_sample_images: int = 3  # validation images written to TensorBoard
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
 
-    def to_json(self):
+    def to_json(self) -> str:
+        """All fields as indented JSON with sorted keys (what ``config.json`` holds)."""
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str | bytes) -> "TrainConfig":
+        """The config of a ``to_json`` text; missing keys take their defaults.
+
+        Raises ValueError for keys that are not fields (and ``json.JSONDecodeError``, a
+        ValueError, for text that is not JSON).
+        """
         values = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -62,7 +75,8 @@ class TrainConfig:
             raise ValueError(f"unknown config keys: {unknown}")
         return cls(**values)
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes`` applied (``dataclasses.replace``); this one is unchanged."""
         return dataclasses.replace(self, **changes)
 
 

@@ -12,6 +12,11 @@ Loss value: ``mean over batch, height, width and channel of |output - target| * 
 original ``tf.reduce_mean(tf.abs(output - target) * weights)``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -20,8 +25,8 @@ ORIGINAL_CODE_WEIGHTS = (0.11448, 0.58661, 0.29891)  # what model.py applies to 
 CHANNEL_WEIGHTS = {"paper": PAPER_WEIGHTS, "original": ORIGINAL_CODE_WEIGHTS}
 
 
-def channel_weights(order):
-    """Returns the (R, G, B) weights for ``"paper"`` or ``"original"``."""
+def channel_weights(order: str) -> tuple[float, float, float]:
+    """Returns the (R, G, B) weights for ``"paper"`` or ``"original"``; ValueError otherwise."""
     try:
         return CHANNEL_WEIGHTS[order]
     except KeyError:
@@ -41,26 +46,34 @@ class WeightedL1(keras.losses.Loss):
     ``"sum_over_batch_size"`` reduction gives the original's mean over the whole batch.
     """
 
-    def __init__(self, weights=PAPER_WEIGHTS, reduction="sum_over_batch_size", name="weighted_l1"):
+    def __init__(self, weights: Sequence[float] = PAPER_WEIGHTS,
+                 reduction: str | None = "sum_over_batch_size", name: str = "weighted_l1") -> None:
         super().__init__(reduction=reduction, name=name)
         weights = [float(w) for w in weights]
         if len(weights) != 3:
             raise ValueError(f"WeightedL1 needs 3 channel weights (R, G, B), got {weights}")
         self.weights = weights
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """Per-example loss, shape (B,), in ``y_pred``'s dtype.
+
+        ``y_true`` and ``y_pred`` are backend tensors or arrays, (B, H, W, 3) NHWC RGB:
+        ``y_true`` in [0, 1], ``y_pred`` in [0, inf). ``y_true`` is cast to ``y_pred``'s dtype.
+        """
         y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.cast(y_true, y_pred.dtype)
         weights = ops.convert_to_tensor(self.weights, dtype=y_pred.dtype)
         return ops.mean(ops.abs(y_pred - y_true) * weights, axis=(1, 2, 3))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The loss's config with ``weights`` as a list of three floats (R, G, B)."""
         config = super().get_config()
         config.update({"weights": list(self.weights)})
         return config
 
 
-def original_schedule(initial_learning_rate=1e-3, decay_steps=100, decay_rate=0.96):
+def original_schedule(initial_learning_rate: float = 1e-3, decay_steps: int = 100,
+                      decay_rate: float = 0.96) -> keras.optimizers.schedules.ExponentialDecay:
     """The original's learning rate: ``1e-3 * 0.96 ** (step / 100)``, not staircase."""
     return keras.optimizers.schedules.ExponentialDecay(
         initial_learning_rate, decay_steps=decay_steps, decay_rate=decay_rate, staircase=False

@@ -23,14 +23,24 @@ All eight resizes are TF1 ``resize_nearest_neighbor`` (``align_corners=False``,
 ``half_pixel_centers=False``); see ``LegacyNearestResize`` for why that matters.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
 
 _PACKAGE = "gladnet_tf"
 
+Tensor = Any  # a tensor of the Keras backend (TensorFlow, JAX or PyTorch) or a numpy array
 
-def legacy_source_indices(in_size, out_size):
+
+def legacy_source_indices(in_size: int | Tensor, out_size: int | Tensor) -> Tensor:
     """Source row (or column) of each output of TF1's nearest resize, int32 of length out_size.
+
+    Each index is in [0, in_size - 1]; both sizes must be >= 1.
 
     The rule of TensorFlow's kernel: ``min(floor(float32(i) * (float32(in) / float32(out))),
     in - 1)`` (no half-pixel centres, no corner alignment). Written with ``keras.ops`` so it
@@ -43,8 +53,12 @@ def legacy_source_indices(in_size, out_size):
     return ops.minimum(ops.cast(ops.floor(product), "int32"), ops.cast(in_size, "int32") - 1)
 
 
-def gather_resize(images, size):
-    """(B, h, w, C) -> (B, size[0], size[1], C) by two gathers at ``legacy_source_indices``."""
+def gather_resize(images: Tensor, size: Sequence[int] | Tensor) -> Tensor:
+    """(B, h, w, C) -> (B, size[0], size[1], C) by two gathers at ``legacy_source_indices``.
+
+    ``images`` is NHWC of any dtype and value range; the result has the same dtype and values
+    (nearest neighbour picks pixels, it computes none). ``size`` is ``(height, width)``.
+    """
     shape = ops.shape(images)
     rows = legacy_source_indices(shape[1], size[0])
     cols = legacy_source_indices(shape[2], size[1])
@@ -74,11 +88,16 @@ class LegacyNearestResize(keras.layers.Layer):
             spatial size of a second input (called as ``layer([x, reference])``).
     """
 
-    def __init__(self, size=None, **kwargs):
+    def __init__(self, size: Sequence[int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.size = None if size is None else (int(size[0]), int(size[1]))
 
-    def call(self, inputs):
+    def call(self, inputs: Tensor | Sequence[Tensor]) -> Tensor:
+        """Resizes NHWC ``inputs`` (any dtype; values kept), or ``[images, reference]``.
+
+        With ``size`` set, ``inputs`` is one (B, h, w, C) tensor; with ``size=None`` it is a
+        pair and the images are resized to the height and width of the NHWC ``reference``.
+        """
         if self.size is None:
             images, reference = inputs
             if _on_tensorflow():
@@ -92,7 +111,7 @@ class LegacyNearestResize(keras.layers.Layer):
             size = self.size
         return self.resize(images, size)
 
-    def resize(self, images, size):
+    def resize(self, images: Tensor, size: Sequence[int] | Tensor) -> Tensor:
         """(B, h, w, C) -> (B, size[0], size[1], C), same dtype, legacy index rule."""
         if not _on_tensorflow():
             return gather_resize(images, size)
@@ -103,13 +122,17 @@ class LegacyNearestResize(keras.layers.Layer):
             align_corners=False, half_pixel_centers=False
         )
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+        self, input_shape: tuple[int | None, ...] | Sequence[tuple[int | None, ...]]
+    ) -> tuple[int | None, ...]:
+        """(B, size[0], size[1], C), or (B, H_ref, W_ref, C) for ``[images, reference]``."""
         if self.size is None:
             images_shape, reference_shape = input_shape
             return (images_shape[0], reference_shape[1], reference_shape[2], images_shape[3])
         return (input_shape[0], self.size[0], self.size[1], input_shape[3])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config with ``size`` as ``[height, width]`` or None."""
         config = super().get_config()
         config.update({"size": None if self.size is None else list(self.size)})
         return config
@@ -156,14 +179,14 @@ class GLADNet(keras.Model):
 
     def __init__(
         self,
-        global_size=96,
-        global_filters=64,
-        detail_filters=128,
-        global_depth=6,
-        detail_depth=5,
-        name="gladnet",
-        **kwargs,
-    ):
+        global_size: int = 96,
+        global_filters: int = 64,
+        detail_filters: int = 128,
+        global_depth: int = 6,
+        detail_depth: int = 5,
+        name: str = "gladnet",
+        **kwargs: Any,
+    ) -> None:
         if global_depth < 1 or detail_depth < 1:
             raise ValueError(
                 f"global_depth and detail_depth must be >= 1, got {global_depth}, {detail_depth}"
@@ -212,7 +235,8 @@ class GLADNet(keras.Model):
         self.global_depth = global_depth
         self.detail_depth = detail_depth
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, plus ``name`` and ``trainable``: JSON-serialisable."""
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -224,11 +248,12 @@ class GLADNet(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> GLADNet:
+        """A new GLADNet (random weights) from what ``get_config`` returned."""
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, name="default"):
+    def from_preset(cls, name: str = "default") -> GLADNet:
         """A GLADNet with shipped weights: ``GLADNet.from_preset("gladnet_backlit3_p256")``.
 
         ``name`` is a preset of ``gladnet_tf.presets()`` (the shipped ``checkpoints/`` files
@@ -241,25 +266,26 @@ class GLADNet(keras.Model):
         return load(checkpoints.preset_path(name))
 
     @property
-    def global_layer_names(self):
+    def global_layer_names(self) -> list[str]:
         """Names of the layers that compute the 96x96 illumination map, in order."""
         return [layer.name for layer in self.layers if layer.name.startswith("global_")]
 
-    def global_branch(self):
-        """A model sharing these weights: image (B, H, W, 3) -> illumination (B, 96, 96, 64)."""
+    def global_branch(self) -> keras.Model:
+        """A model sharing these weights: image (B, H, W, 3) -> illumination (B, 96, 96, 64).
+
+        Input float32 RGB in [0, 1], NHWC; output float32 in [0, inf) (the last ReLU).
+        """
         return keras.Model(
             self.input, self.get_layer(f"global_up_{self.global_depth}").output, name="global_branch"
         )
 
 
-def save(model, path):
+def save(model: keras.Model, path: str | os.PathLike) -> str:
     """Saves weights (``*.weights.h5``) or the whole model (``*.keras``), atomically.
 
     Writes to a temporary file in the same folder and renames it, so a kill never leaves a
-    half-written file under ``path``.
+    half-written file under ``path``. Returns ``path`` as a string.
     """
-    import os
-
     from gladnet_tf import atomic
 
     path = os.fspath(path)
@@ -278,7 +304,7 @@ def save(model, path):
     return path
 
 
-def create(dtype_policy="float32", **config):
+def create(dtype_policy: str | keras.DTypePolicy = "float32", **config: Any) -> GLADNet:
     """``GLADNet(**config)`` whose layers use ``dtype_policy``, e.g. ``"mixed_bfloat16"``.
 
     With a mixed policy the layers compute in bfloat16 and keep float32 weights, so weights
@@ -294,15 +320,13 @@ def create(dtype_policy="float32", **config):
         keras.config.set_dtype_policy(previous)
 
 
-def load(path, **config):
+def load(path: str | os.PathLike, **config: Any) -> GLADNet:
     """Returns a GLADNet from ``*.keras`` (whole model) or ``*.weights.h5`` (weights).
 
     ``config`` overrides the constructor arguments used for a weights-only file. Raises
     ``FileNotFoundError`` / ``ValueError`` naming the file when it cannot be used: a model is
     never silently left with random weights.
     """
-    import os
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: weights file not found")
