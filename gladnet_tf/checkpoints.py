@@ -9,9 +9,12 @@ file (data, steps, patch, batch, training commit, wall time, metrics). File name
 first 8 hex digits of the file's sha256, so a record can never silently describe other bytes.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
+from typing import Any
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # In a checkout, the repository's checkpoints/ folder; in an installed package, the same files
@@ -31,7 +34,8 @@ HOW_TO_GET_WEIGHTS = (
 )
 
 
-def sha256_of(path):
+def sha256_of(path: str | os.PathLike) -> str:
+    """The sha256 of the file's bytes, as 64 lowercase hex digits."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -39,7 +43,7 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def default_weights(manifest=MANIFEST):
+def default_weights(manifest: str | os.PathLike = MANIFEST) -> str:
     """Path of the default shipped weights; raises FileNotFoundError with instructions."""
     if not os.path.exists(manifest):
         raise FileNotFoundError(HOW_TO_GET_WEIGHTS)
@@ -51,14 +55,14 @@ def default_weights(manifest=MANIFEST):
     return path
 
 
-def preset_name(filename):
+def preset_name(filename: str) -> str:
     """``gladnet_backlit3_p256-6e52689b.weights.h5`` -> ``gladnet_backlit3_p256``."""
     stem = filename[: -len(".weights.h5")] if filename.endswith(".weights.h5") else filename
     base, _, digest = stem.rpartition("-")
     return base if base and len(digest) == 8 else stem
 
 
-def presets(manifest=MANIFEST):
+def presets(manifest: str | os.PathLike = MANIFEST) -> dict[str, dict[str, Any]]:
     """The shipped weights by preset name: ``{name: record}``, the default first.
 
     Each record is the MANIFEST entry (``file``, ``sha256``, ``config`` with the data and
@@ -79,7 +83,7 @@ def presets(manifest=MANIFEST):
     return found
 
 
-def preset_path(name, manifest=MANIFEST):
+def preset_path(name: str, manifest: str = MANIFEST) -> str:
     """The weights file of preset ``name`` (or ``"default"``); ValueError lists the known ones."""
     if name == "default":
         return default_weights(manifest)
