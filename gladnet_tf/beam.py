@@ -34,9 +34,10 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from gladnet_tf import batch as batch_lib
@@ -87,7 +88,7 @@ def exists(path: str) -> bool:
 
 
 def find_url_images(root: str, recursive: bool = False, exclude: Sequence[str] = (),
-                    extensions=images_lib.EXTENSIONS) -> list[str]:
+                    extensions: Iterable[str] = images_lib.EXTENSIONS) -> list[str]:
     """``images.find_images`` for a URL: a file, a folder (with its subfolders when
     ``recursive``) or a glob pattern (Beam's: ``*`` stays within a folder, ``**`` does not).
 
@@ -140,8 +141,10 @@ def read_image(path: str, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS) -> im
     return images_lib.decode(data, path, max_pixels)
 
 
-def write_image(target: str, output, loaded: images_lib.LoadedImage, fmt: str, jpeg_quality: int = 95) -> None:
-    """``batch.write_output`` for a local path or a URL: a URL is written to a temporary
+def write_image(target: str, output: np.ndarray, loaded: images_lib.LoadedImage, fmt: str,
+                jpeg_quality: int = 95) -> None:
+    """``batch.write_output`` for a local path or a URL (``output``: the raw HxWx3 float32
+    output in [0, inf), clipped and rounded when encoded): a URL is written to a temporary
     ``.tmp-*.part`` name beside it and renamed into place, so no half-written output is ever
     under the final name; raises ``ImageError`` naming the file."""
     if not is_url(target):
@@ -216,13 +219,14 @@ class EnhancerHandler(ModelHandler):
 
     def __init__(self, weights: str | None = None, tile: int = inference.DEFAULT_TILE,
                  precision: str = "float32", algorithm: str = "direct",
-                 batch_size: int = DEFAULT_BATCH_SIZE):
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         super().__init__(min_batch_size=1, max_batch_size=batch_size)
         self.weights, self.tile, self.precision, self.algorithm = weights, tile, precision, algorithm
 
     def load_model(self) -> inference.Enhancer:
+        """The Enhancer of this worker process (a URL's downloaded weights are then deleted)."""
         path = local_weights(self.weights)
         try:
             return inference.Enhancer(path, tile=self.tile, precision=self.precision, algorithm=self.algorithm)
@@ -232,6 +236,8 @@ class EnhancerHandler(ModelHandler):
 
     def run_inference(self, batch: Sequence[tuple], model: inference.Enhancer,
                       inference_args: dict | None = None) -> Iterable[PredictionResult]:
+        """Enhances a batch together (``Enhancer.enhance_batch``); should that fail, one image
+        at a time, so that a bad image only fails itself (its ``Failure``)."""
         try:
             outputs = model.enhance_batch([loaded.rgb for _, loaded in batch])
         except batch_lib.FILE_ERRORS:
@@ -244,9 +250,11 @@ class EnhancerHandler(ModelHandler):
         return [PredictionResult(example, output) for example, output in zip(batch, outputs)]
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:
+        """The bytes of the batch's float32 images (Beam's batch-size statistics)."""
         return sum(loaded.rgb.nbytes for _, loaded in batch)
 
     def get_metrics_namespace(self) -> str:
+        """Where RunInference's own metrics go: the pipeline's namespace."""
         return NAMESPACE
 
 
@@ -255,13 +263,16 @@ class ReadImages(beam.DoFn):
     refused when planned, videos and unreadable files go to the ``DEAD`` output, existing
     outputs are skipped with ``skip_existing`` (the rules of ``test.py``)."""
 
-    def __init__(self, skip_existing: bool = False, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS):
+    def __init__(self, skip_existing: bool = False, max_pixels: int = images_lib.DEFAULT_MAX_PIXELS) -> None:
         self.skip_existing, self.max_pixels = skip_existing, max_pixels
 
-    def setup(self):
+    def setup(self) -> None:
+        """Creates the ``skipped`` counter (once per DoFn instance)."""
         self.skipped = beam.metrics.Metrics.counter(NAMESPACE, "skipped")
 
-    def process(self, element: Element):
+    def process(self, element: Element) -> Iterator:
+        """Yields ``((source, target, format), LoadedImage)``, nothing (skipped) or a dead
+        letter (stage "plan" or "read")."""
         source, target, fmt, error = element
         try:
             if batch_lib.should_skip(batch_lib.Job(source, target, error), self.skip_existing, exists):
@@ -282,13 +293,15 @@ class WriteImages(beam.DoFn):
     """PredictionResult -> the target path, written atomically (``write_image``); failures to
     the ``DEAD`` output."""
 
-    def __init__(self, jpeg_quality: int = 95):
+    def __init__(self, jpeg_quality: int = 95) -> None:
         self.jpeg_quality = jpeg_quality
 
-    def setup(self):
+    def setup(self) -> None:
+        """Creates the ``enhanced`` counter (once per DoFn instance)."""
         self.enhanced = beam.metrics.Metrics.counter(NAMESPACE, "enhanced")
 
-    def process(self, result: PredictionResult):
+    def process(self, result: PredictionResult) -> Iterator:
+        """Yields the target path once written, or a dead letter (stage "enhance" or "write")."""
         (source, target, fmt), loaded = result.example
         if isinstance(result.inference, Failure):
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(source, "enhance", result.inference.message))
@@ -339,7 +352,7 @@ def build(pipeline: beam.Pipeline, planned: Sequence[Element], dead_letter_path:
     return written.written
 
 
-def counter(result, name: str) -> int | None:
+def counter(result: beam.runners.runner.PipelineResult, name: str) -> int | None:
     """The committed value of one of the pipeline's counters, or None if the runner has none."""
     try:
         from apache_beam.metrics.metric import MetricsFilter

@@ -101,12 +101,18 @@ import shutil
 import sys
 import tempfile
 
+from typing import TYPE_CHECKING, Any
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gladnet_tf import images as images_lib
 from gladnet_tf import model as model_lib
+
+if TYPE_CHECKING:
+    import onnx
+    import onnxruntime
 
 FORMATS = ("savedmodel", "litert", "onnx")
 SERVING_SIGNATURE = "serving_default"
@@ -239,8 +245,9 @@ def litert_bytes(model: keras.Model) -> bytes:
     return converter.convert()
 
 
-def litert_interpreter(model_path: str | None = None, model_content: bytes | None = None):
-    """A LiteRT interpreter: ``ai_edge_litert`` where installed, else ``tf.lite``'s."""
+def litert_interpreter(model_path: str | None = None, model_content: bytes | None = None) -> Any:
+    """A LiteRT interpreter of a file or of flatbuffer bytes: ``ai_edge_litert``'s
+    ``Interpreter`` where installed, else ``tf.lite.Interpreter`` (the same API)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -248,7 +255,7 @@ def litert_interpreter(model_path: str | None = None, model_content: bytes | Non
     return Interpreter(model_path=model_path, model_content=model_content)
 
 
-def run_litert(interpreter, image: np.ndarray) -> np.ndarray:
+def run_litert(interpreter: Any, image: np.ndarray) -> np.ndarray:
     """Runs one image, (H, W, 3) or (1, H, W, 3) float32 in [0, 1]; returns the raw output
     (float32 in [0, inf)) of the same rank."""
     batch = np.asarray(image, dtype=np.float32)
@@ -290,7 +297,7 @@ def verify_litert(model: keras.Model, path: str, tolerance: float = VERIFY_TOLER
 class GatherNearestResize(model_lib.LegacyNearestResize):
     """``LegacyNearestResize`` as two gathers (same output, no ``Resize`` op). Not saved."""
 
-    def resize(self, images, size: tuple[int, int]):
+    def resize(self, images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         """(B, h, w, C) -> (B, size[0], size[1], C), the legacy nearest indices."""
         return model_lib.gather_resize(images, size)
 
@@ -326,7 +333,7 @@ def _rename_value(graph, old, new):
             value.name = new
 
 
-def onnx_model_proto(model: keras.Model, opset: int = DEFAULT_OPSET):
+def onnx_model_proto(model: keras.Model, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """The ONNX ModelProto: float32 (B, H, W, 3) ``images`` -> float32 ``enhanced``."""
     tf2onnx, onnx = _import_onnx_tools()
     import logging
@@ -367,7 +374,7 @@ def write_onnx(model: keras.Model, path: str, opset: int = DEFAULT_OPSET) -> str
     return path
 
 
-def onnx_session(path_or_bytes: str | bytes):
+def onnx_session(path_or_bytes: str | bytes) -> onnxruntime.InferenceSession:
     """An onnxruntime CPU session (raises MissingExtraError without onnxruntime)."""
     try:
         import onnxruntime

@@ -43,7 +43,7 @@ class Progress:
     """
 
     def __init__(self, total: int | None, unit: str = "img", stream: TextIO | None = sys.stderr,
-                 every: int = 1, every_seconds: float = 0.0):
+                 every: int = 1, every_seconds: float = 0.0) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.total, self.unit, self.stream = total, unit, stream

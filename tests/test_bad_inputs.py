@@ -70,6 +70,59 @@ def summary(stderr):
     return tuple(int(n) for n in found[0])
 
 
+def check_error_lines(stderr, infer, error_cases):
+    """One line per failure, naming the file and the reason; nothing for the others."""
+    error_lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    for name, case in error_cases.items():
+        prefix = f"error: {infer / name}: "
+        lines = [line for line in error_lines if line.startswith(prefix)]
+        assert len(lines) == 1, (name, error_lines)
+        assert case["reason"] in lines[0], (name, lines[0])
+    assert len(error_lines) == len(error_cases), error_lines
+
+
+def written_files(out):
+    """relative path -> path of every file under ``out``."""
+    written = {}
+    for current, _, names in os.walk(out):
+        for name in names:
+            written[os.path.relpath(os.path.join(current, name), out)] = os.path.join(current, name)
+    return written
+
+
+def check_outputs(written, ok_cases, groups):
+    """One output per ok case, complete, nothing left over, none overwritten."""
+    assert not [w for w in written if os.path.basename(w).startswith(".") or w.endswith(".part")], written
+    assert len(written) == len(ok_cases), sorted(written)
+    written = dict(written)
+    for name, case in ok_cases.items():
+        if "group" in case:
+            continue
+        target = written.pop(os.path.splitext(name)[0] + ".png")
+        with Image.open(target) as image:
+            assert image.format == "PNG" and list(image.size) == case["size"], name
+            assert image.mode == case["mode"], (name, image.mode)
+        assert png_bit_depth(target) == case["bit_depth"], name
+    for group, sizes in groups.items():
+        members = [w for w in written if w.startswith(group)]
+        got = []
+        for member in members:
+            with Image.open(written.pop(member)) as image:
+                got.append(list(image.size))
+        assert sorted(got) == sorted(sizes), (group, members)  # each input has its own output
+    assert not written
+
+
+def check_tiled_equals_whole(infer, out, tiled, tile, weights):
+    """The tiled image equals the whole-image model output."""
+    with Image.open(infer / tiled) as image:
+        x = np.asarray(image.convert("RGB"), np.float32)[None] / 255.0
+    assert max(x.shape[1:3]) > tile
+    whole = model_lib.load(weights)(x).numpy()[0]
+    expected = np.clip(np.round(whole * 255.0), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(Image.open(out / tiled)), expected)
+
+
 def test_every_inference_case_gets_its_declared_outcome(corpus, weights):
     root, manifest = corpus
     cases = manifest["inference"]["files"]
@@ -83,53 +136,13 @@ def test_every_inference_case_gets_its_declared_outcome(corpus, weights):
     args = ["test.py", "--input", str(infer), "--output_dir", str(out), "--weights", str(weights), "--recursive",
             "--tile", str(manifest["tile"]), "--max_megapixels", str(manifest["max_megapixels"])]
     result = run_python(args, timeout=300)
-    stderr = result.stderr
-    assert result.returncode == 1, stderr[-4000:]
+    assert result.returncode == 1, result.stderr[-4000:]
     assert snapshot(infer, skip={str(out)}) == before  # inputs byte-identical, links and modes kept
-
-    # One line per failure, naming the file and the reason; nothing for the others.
-    error_lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    for name, case in error_cases.items():
-        prefix = f"error: {infer / name}: "
-        lines = [line for line in error_lines if line.startswith(prefix)]
-        assert len(lines) == 1, (name, error_lines)
-        assert case["reason"] in lines[0], (name, lines[0])
-    assert len(error_lines) == len(error_cases), error_lines
+    check_error_lines(result.stderr, infer, error_cases)
     # Ignored files are not counted at all; every other file is enhanced or failed.
-    assert summary(stderr) == (len(ok_cases), 0, len(error_cases), len(cases)), stderr[-3000:]
-
-    # Outputs: one per ok case, complete, nothing left over, none overwritten.
-    written = {}
-    for current, _, names in os.walk(out):
-        for name in names:
-            written[os.path.relpath(os.path.join(current, name), out)] = os.path.join(current, name)
-    assert not [w for w in written if os.path.basename(w).startswith(".") or w.endswith(".part")], written
-    assert len(written) == len(ok_cases), sorted(written)
-    for name, case in ok_cases.items():
-        if "group" in case:
-            continue
-        target = written.pop(os.path.splitext(name)[0] + ".png")
-        with Image.open(target) as image:
-            assert image.format == "PNG" and list(image.size) == case["size"], name
-            assert image.mode == case["mode"], (name, image.mode)
-        assert png_bit_depth(target) == case["bit_depth"], name
-    for group, sizes in manifest["inference"]["groups"].items():
-        members = [w for w in written if w.startswith(group)]
-        got = []
-        for member in members:
-            with Image.open(written.pop(member)) as image:
-                got.append(list(image.size))
-        assert sorted(got) == sorted(sizes), (group, members)  # each input has its own output
-    assert not written
-
-    # The tiled image equals the whole-image model output.
-    tiled = manifest["inference"]["tiled"]
-    with Image.open(infer / tiled) as image:
-        x = np.asarray(image.convert("RGB"), np.float32)[None] / 255.0
-    assert max(x.shape[1:3]) > manifest["tile"]
-    whole = model_lib.load(weights)(x).numpy()[0]
-    expected = np.clip(np.round(whole * 255.0), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(np.asarray(Image.open(out / tiled)), expected)
+    assert summary(result.stderr) == (len(ok_cases), 0, len(error_cases), len(cases)), result.stderr[-3000:]
+    check_outputs(written_files(out), ok_cases, manifest["inference"]["groups"])
+    check_tiled_equals_whole(infer, out, manifest["inference"]["tiled"], manifest["tile"], weights)
 
     # A second run does not take the outputs inside the input folder for inputs.
     again = run_python(args + ["--skip_existing"], timeout=300)

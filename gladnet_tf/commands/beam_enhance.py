@@ -37,7 +37,11 @@ FLAGS = flags.FLAGS
 DEAD_LETTER_NAME = "dead_letter.jsonl"
 
 
-def _weights_for_workers(weights):
+class _StartError(Exception):
+    """Why the job cannot start, in one line (exit code 2)."""
+
+
+def _weights_for_workers(weights: str | None) -> str | None:
     """Checks the weights here; returns what the workers are to load (see beam.local_weights):
     a local file as an absolute path, a URL, preset name or None as given."""
     from gladnet_tf import beam as pipeline
@@ -50,46 +54,59 @@ def _weights_for_workers(weights):
     return os.path.abspath(weights) if weights and os.path.exists(weights) else weights
 
 
-def main(argv):
-    """Plans the job, runs the pipeline with the Beam options in ``argv[1:]``, reports."""
-    try:
-        import apache_beam as beam
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError as error:
-        print(f"error: Apache Beam is not installed ({error}); pip install -r requirements-beam.txt",
-              file=sys.stderr)
-        return 2
+def _check_paths() -> str | None:
+    """Checks --input, --weights and --output_dir before anything runs; returns the weights
+    for the workers (``_weights_for_workers``)."""
     from gladnet_tf import beam as pipeline
-    from gladnet_tf import batch, images
+    from gladnet_tf import images
 
     if not (pipeline.is_url(FLAGS.input) or os.path.exists(FLAGS.input) or images.is_pattern(FLAGS.input)):
-        print(f"error: {FLAGS.input}: no such file or folder", file=sys.stderr)
-        return 2
+        raise _StartError(f"{FLAGS.input}: no such file or folder")
     try:
         weights = _weights_for_workers(FLAGS.weights)
     except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise _StartError(str(error)) from None
     problem = None if pipeline.is_url(FLAGS.output_dir) else enhance.prepare_output_dir(FLAGS.output_dir)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    dead_letter_path = FLAGS.dead_letter or f"{FLAGS.output_dir.rstrip('/')}/{DEAD_LETTER_NAME}"
-    start = time.perf_counter()
+        raise _StartError(problem)
+    return weights
+
+
+def _plan() -> tuple[list, dict[str, str]]:
+    """The jobs and formats of test.py for these flags (``beam.plan``)."""
+    from gladnet_tf import beam as pipeline
+
     try:
-        jobs, formats = pipeline.plan(FLAGS.input, FLAGS.output_dir, FLAGS.recursive, FLAGS.format)
+        return pipeline.plan(FLAGS.input, FLAGS.output_dir, FLAGS.recursive, FLAGS.format)
     except Exception as error:  # a URL's filesystem (missing Beam extra, no access) raises its own kind
-        print(f"error: {FLAGS.input}: cannot list the files ({type(error).__name__}: {error})", file=sys.stderr)
-        return 2
+        raise _StartError(f"{FLAGS.input}: cannot list the files ({type(error).__name__}: {error})") from None
+
+
+def _remove_local_temporaries(jobs: list) -> None:
+    """What a killed run left in the local output folders (``batch.remove_stale_temporaries``)."""
+    from gladnet_tf import batch
+    from gladnet_tf import beam as pipeline
+
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     local_folders = {os.path.dirname(job.target) for job in jobs if job.target and not pipeline.is_url(job.target)}
     batch.remove_stale_temporaries(local_folders, log)
-    beam_args = list(argv[1:])
+
+
+def _beam_args(args: list[str]) -> list[str]:
+    """The Beam options, quieter than Beam's default unless GLADNET_VERBOSE is set."""
+    beam_args = list(args)
     if not os.environ.get("GLADNET_VERBOSE"):  # Beam and its workers log every bundle at INFO
         logging.getLogger("apache_beam").setLevel(logging.WARNING)
         if not any(arg.startswith("--default_sdk_harness_log_level") for arg in beam_args):
             beam_args.append("--default_sdk_harness_log_level=WARNING")
-    options = PipelineOptions(beam_args)
+    return beam_args
+
+
+def _run_pipeline(beam, options, jobs: list, formats: dict[str, str], dead_letter_path: str,
+                  weights: str | None):
+    """Builds and runs the pipeline with test.py's options; returns Beam's result."""
+    from gladnet_tf import beam as pipeline
+
     with beam.Pipeline(options=options) as p:
         pipeline.build(
             p, pipeline.elements(jobs, formats), dead_letter_path, weights=weights, tile=FLAGS.tile,
@@ -97,14 +114,19 @@ def main(argv):
             skip_existing=FLAGS.skip_existing, max_pixels=int(FLAGS.max_megapixels * 1e6),
             jpeg_quality=FLAGS.jpeg_quality,
         )
-    result = p.result
-    seconds = time.perf_counter() - start
+    return p.result
+
+
+def _report(result, total: int, dead_letter_path: str, seconds: float) -> int:
+    """Prints the summary and every failure; returns the exit code (1 if any file failed)."""
+    from gladnet_tf import beam as pipeline
+
     failures = pipeline.read_dead_letters(dead_letter_path)
     enhanced, skipped = pipeline.counter(result, "enhanced"), pipeline.counter(result, "skipped")
     if enhanced is None:  # a runner without metrics: what is known for sure
         enhanced = skipped = "?"
     rate = f"{enhanced / max(seconds, 1e-9):.2f} images/s" if isinstance(enhanced, int) else "rate unknown"
-    print(f"{enhanced} enhanced, {skipped} skipped, {len(failures)} failed of {len(jobs)} in {seconds:.1f} s "
+    print(f"{enhanced} enhanced, {skipped} skipped, {len(failures)} failed of {total} in {seconds:.1f} s "
           f"({rate}, start-up included) -> {FLAGS.output_dir}", file=sys.stderr)
     for record in failures:
         print(f"  failed ({record['stage']}): {record['path']}: {record['reason']}", file=sys.stderr)
@@ -113,6 +135,29 @@ def main(argv):
     return 1 if failures else 0
 
 
-def run():
+def main(argv: list[str]) -> int:
+    """Plans the job, runs the pipeline with the Beam options in ``argv[1:]``, reports."""
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError as error:
+        print(f"error: Apache Beam is not installed ({error}); pip install -r requirements-beam.txt",
+              file=sys.stderr)
+        return 2
+    try:
+        weights = _check_paths()
+        dead_letter_path = FLAGS.dead_letter or f"{FLAGS.output_dir.rstrip('/')}/{DEAD_LETTER_NAME}"
+        start = time.perf_counter()
+        jobs, formats = _plan()
+    except _StartError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _remove_local_temporaries(jobs)
+    options = PipelineOptions(_beam_args(argv[1:]))
+    result = _run_pipeline(beam, options, jobs, formats, dead_letter_path, weights)
+    return _report(result, len(jobs), dead_letter_path, time.perf_counter() - start)
+
+
+def run() -> None:
     """Entry point: test.py's flags are parsed here; the rest of the command line goes to Beam."""
     app.run(lambda argv: sys.exit(main(argv)), flags_parser=lambda argv: FLAGS(argv, known_only=True))

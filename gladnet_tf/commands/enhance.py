@@ -45,7 +45,7 @@ flags.mark_flags_as_required(["input", "output_dir"])
 FLAGS = flags.FLAGS
 
 
-def prepare_output_dir(path):
+def prepare_output_dir(path: str) -> str | None:
     """Creates the output folder; returns None, or the problem in one line naming it."""
     try:
         os.makedirs(path, exist_ok=True)
@@ -56,7 +56,9 @@ def prepare_output_dir(path):
     return None
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
+    """Enhances --input into --output_dir (``batch.enhance_files``); returns the exit code:
+    0, 1 if any file failed, 2 if nothing could start."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from gladnet_tf import batch, checkpoints, inference
@@ -93,7 +95,6 @@ def main(argv):
     return 1 if result["failed"] else 0
 
 
-
-def run():
+def run() -> None:
     """Console-script entry point: parses the flags, runs ``main``, exits with its code."""
     app.run(lambda argv: sys.exit(main(argv)))
