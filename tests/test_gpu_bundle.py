@@ -1,0 +1,140 @@
+"""The GPU training path, checked on JAX's CPU: the in-memory data stream, the FLOP count,
+and the bundle's one command end to end in an environment like the GPU machine's.
+
+The end-to-end test makes a tiny bundle (one file per set of the default recipe stage) and
+runs ``gpu/train_on_device.py --smoke`` with a fresh virtual environment's interpreter that
+sees only JAX, numpy, Pillow, h5py, scipy, tifffile and their needs (no TensorFlow, Keras,
+absl, rich, optree or rawpy: the bundle brings what is missing), with TensorFlow blocked in
+every step (``gpu/guard.py``).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO, load_script, shared_path
+
+needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                               reason="JAX is not installed (pip install -r requirements-jax.txt)")
+
+# What the GPU machine has that these steps use (its Python has many more packages): the
+# import names, and the distributions whose metadata goes with them.
+CLEAN_MODULES = ("jax", "jaxlib", "numpy", "numpy.libs", "PIL", "pillow.libs", "h5py", "h5py.libs",
+                 "ml_dtypes", "scipy", "scipy.libs", "opt_einsum", "tifffile", "typing_extensions.py",
+                 "packaging", "flatbuffers", "filelock", "zstandard")
+CLEAN_DISTRIBUTIONS = ("jax", "jaxlib", "numpy", "pillow", "h5py", "ml_dtypes", "scipy", "opt_einsum",
+                       "tifffile", "typing_extensions", "packaging", "flatbuffers", "filelock", "zstandard")
+
+
+def clean_interpreter(folder):
+    """A virtual environment whose site-packages holds links to ``CLEAN_MODULES`` (and their
+    metadata) of this interpreter's and nothing else; returns its python."""
+    folder = Path(folder)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / "venv")], check=True)
+    site = folder / "site"
+    site.mkdir()
+    for entry in sorted(Path(sysconfig.get_paths()["purelib"]).iterdir()):
+        name = entry.name
+        distribution = name.split("-")[0].lower() if name.endswith(".dist-info") else None
+        if name in CLEAN_MODULES or distribution in CLEAN_DISTRIBUTIONS:
+            os.symlink(entry, site / name)
+    python = folder / "venv" / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "clean.pth").write_text(f"{site}\n")
+    return python
+
+
+@needs_jax
+def test_device_stream_equals_pair_stream(tmp_path):
+    from gladnet_tf import device_data, numpy_data
+
+    rng = np.random.default_rng(0)
+    pairs = []
+    for sub in ("low", "high"):
+        (tmp_path / sub).mkdir()
+    for i, (height, width) in enumerate([(40, 48), (33, 60), (50, 30)]):
+        high = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+        Image.fromarray(high).save(tmp_path / "high" / f"{i}.png")
+        Image.fromarray(high // 3).save(tmp_path / "low" / f"{i}.png")
+        pairs.append((str(tmp_path / "low" / f"{i}.png"), str(tmp_path / "high" / f"{i}.png")))
+    pairs += pairs[:2]  # repeats, as a mix lists them: stored once
+    reference = numpy_data.PairStream(pairs, 24, 3, seed=4, start_step=2, workers=1)
+    stream = device_data.DeviceStream(pairs, 24, 3, seed=4, start_step=2)
+    assert stream.bytes_on_device == 2 * 3 * 50 * 60 * 3
+    for _ in range(12):  # past the first epoch: the reshuffle too
+        expected, got = next(reference), next(stream)
+        for a, b in zip(expected, got):
+            np.testing.assert_array_equal(a, np.asarray(b))  # bit for bit
+    np.testing.assert_array_equal(np.asarray(stream.batch(3)[1]), reference.batch(3)[1])
+    reference.close()
+    stream.close()
+
+
+@needs_jax
+def test_training_flops_match_xla():
+    """The FLOP count of conv_rate.training_flops against XLA's cost analysis of the forward
+    pass. XLA leaves out the taps that fall on SAME padding (2 % at 64x64, less on larger
+    patches) and adds the bias adds, activations and additions (under 1 %)."""
+    code = (
+        "import json, jax, numpy as np\n"
+        "from gladnet_tf import model\n"
+        "net = model.GLADNet()\n"
+        "x = np.zeros((1, 64, 64, 3), np.float32)\n"
+        "cost = jax.jit(lambda v: net(v)).lower(x).compile().cost_analysis()\n"
+        "cost = cost[0] if isinstance(cost, list) else cost\n"
+        "print(json.dumps(cost['flops']))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    xla = float(result.stdout.strip().splitlines()[-1])
+    ours = load_script("gpu/conv_rate.py").training_flops(64)["forward_per_image"]
+    assert abs(xla / ours - 1) < 0.04, (ours, xla)
+
+
+@needs_jax
+def test_bundle_trains_without_tensorflow(tmp_path):
+    shared_path("datasets", "LOL-train-subset")
+    shared_path("datasets", "FiveK-test500")
+    python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    bundle = tmp_path / "bundle"
+    made = subprocess.run([sys.executable, str(REPO / "gpu" / "make_bundle.py"), "--output", str(bundle),
+                           "--limit", "1", "--python", python_version, "--max_mib", "8"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {w["module"] for w in manifest["wheels"]} >= {"keras", "namex", "optree"}
+    assert {s["kind"] for s in manifest["sets"]} == {"sources", "pairs"}
+    assert not any("eval15" in p or "DICM" in p for p in manifest["files"])
+
+    python = clean_interpreter(tmp_path / "clean")
+    probe = subprocess.run([str(python), "-c", "import importlib.util as u; print([m for m in "
+                            "('tensorflow', 'keras', 'absl', 'rich', 'optree', 'rawpy') if u.find_spec(m)])"],
+                           capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin")})
+    assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+    out = tmp_path / "out"
+    run = subprocess.run([str(python), str(REPO / "gpu" / "train_on_device.py"), "--smoke", "--bundle", str(bundle),
+                          "--out", str(out), "--work", str(tmp_path / "work"), "--steps", "4"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env={"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": str(tmp_path)})
+    log = (out / "device.log").read_text() if (out / "device.log").exists() else run.stdout
+    assert run.returncode == 0, log[-4000:] + run.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["device.log", "gladnet_gpu.weights.h5", "run.tar.gz",
+                                                     "throughput.json"]
+    summary = json.loads((out / "throughput.json").read_text())
+    assert summary["state"] == "finished" and summary["newest_checkpoint"] == 4
+    assert summary["training"]["steps_per_second"] > 0 and summary["rates"]["conv"]["tflops"] > 0
+    assert summary["training"]["fraction_of_conv_rate"] > 0
+    assert [r["tensorflow_loaded"] for r in summary["tensorflow"]] == [False, False, False]
+    import h5py
+
+    with h5py.File(out / "gladnet_gpu.weights.h5") as weights:
+        assert len(weights.keys()) > 0
