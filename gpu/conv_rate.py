@@ -11,44 +11,18 @@ Measures, on JAX's default device, best of three timed runs after a warm-up:
   kernel), as a training step computes them;
 - ``matmul``: an N x N x N bfloat16 matrix product, the chip's headline rate.
 
-FLOPs count a multiply-add as two. ``training_flops`` gives GLADNet's per training step, from
-its layer shapes (``gladnet_tf/model.py``): three times the forward convolutions (the
-forward pass, the input gradient and the kernel gradient), the resizes, additions and
-activations left out (a test compares the forward count with XLA's cost analysis).
+FLOPs count a multiply-add as two; GLADNet's own count is ``gladnet_tf.flops``.
 """
 
 import argparse
 import json
+import os
+import sys
 import time
 
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-def _conv_flops(height, width, kernel, cin, cout):
-    return 2 * height * width * kernel * kernel * cin * cout
-
-
-def training_flops(patch, global_size=96, global_filters=64, detail_filters=128, global_depth=6,
-                   detail_depth=5):
-    """{"forward_per_image", "training_per_image", "training_per_pixel"} of one
-    ``patch`` x ``patch`` image (FLOPs; the global branch's work does not grow with the patch)."""
-    sizes = [global_size]
-    for _ in range(global_depth):
-        sizes.append(-(-sizes[-1] // 2))
-    forward = 0
-    cin = 3
-    for i in range(global_depth):  # stride-2 encoder: output sizes[i + 1]
-        forward += _conv_flops(sizes[i + 1], sizes[i + 1], 3, cin, global_filters)
-        cin = global_filters
-    for i in range(global_depth - 1):  # decoder convs at 3, 6, 12, 24, 48
-        side = sizes[global_depth - 1 - i]
-        forward += _conv_flops(side, side, 3, global_filters, global_filters)
-    forward += _conv_flops(global_size, global_size, 3, global_filters, global_filters)
-    cin = global_filters + 3
-    for _ in range(detail_depth - 1):
-        forward += _conv_flops(patch, patch, 3, cin, detail_filters)
-        cin = detail_filters
-    forward += _conv_flops(patch, patch, 3, cin, 3)
-    return {"forward_per_image": forward, "training_per_image": 3 * forward,
-            "training_per_pixel": 3 * forward / (patch * patch)}
+from gladnet_tf import flops  # noqa: E402  (standard library only)
 
 
 def _best_time(function, arguments, iterations, trials=3):
@@ -86,12 +60,12 @@ def conv_rates(batch, size, channels, iterations=20):
         out, pullback = jax.vjp(conv, x, w)
         return pullback(out)
 
-    flops = _conv_flops(size, size, 3, channels, channels) * batch
+    count = flops.conv_flops(size, size, 3, channels, channels) * batch
     seconds = _best_time(forward, (images, kernel), iterations)
     seconds_training = _best_time(training, (images, kernel), max(1, iterations // 3))
     shape = {"batch": batch, "size": size, "channels": channels, "kernel": 3}
-    return ({"tflops": flops / seconds / 1e12, "seconds": seconds, **shape},
-            {"tflops": 3 * flops / seconds_training / 1e12, "seconds": seconds_training, **shape})
+    return ({"tflops": count / seconds / 1e12, "seconds": seconds, **shape},
+            {"tflops": 3 * count / seconds_training / 1e12, "seconds": seconds_training, **shape})
 
 
 def matmul_rate(n, iterations=20):

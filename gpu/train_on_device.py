@@ -29,7 +29,7 @@ it does, each Python step in its own process with TensorFlow unimportable (``gpu
 
 ``throughput.json``: ``training.steps_per_second`` and ``megapixels_per_second`` over the
 logged windows after the first (which holds the compilation), the training TFLOP/s from
-GLADNet's FLOPs per pixel (``conv_rate.training_flops``), and that rate as a fraction of the
+GLADNet's FLOPs per pixel (``gladnet_tf.flops``), and that rate as a fraction of the
 convolution, convolution-training and matrix-product rates measured in the same run.
 
 Exit status 0 when at least one checkpoint was written and nothing loaded TensorFlow.
@@ -54,9 +54,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(REPO))
 
-import conv_rate  # noqa: E402  (no JAX at import)
-
-from gladnet_tf import run_folder  # noqa: E402  (standard library only)
+from gladnet_tf import flops, run_folder  # noqa: E402  (standard library only)
 
 OUT_FILES = ("device.log", "gladnet_gpu.weights.h5", "throughput.json", "run.tar.gz")
 _PROGRESS = re.compile(r"step (\d+)/\d+ loss (\S+) lr \S+ ([\d.]+) steps/s")
@@ -197,8 +195,8 @@ class Driver:
                   "steady_windows": len(steady)}
         if steps and seconds:
             steps_per_second = steps / seconds
-            flops = conv_rate.training_flops(settings["patch_size"])
-            tflops = steps_per_second * settings["batch_size"] * flops["training_per_image"] / 1e12
+            cost = flops.gladnet(settings["patch_size"])
+            tflops = steps_per_second * settings["batch_size"] * cost["training_per_image"] / 1e12
             result.update(steps_per_second=steps_per_second,
                           megapixels_per_second=steps_per_second * pixels_per_step / 1e6,
                           training_tflops=tflops)
@@ -218,7 +216,7 @@ class Driver:
             "state": state, "python": sys.version.split()[0], "cpus": os.cpu_count(),
             "settings": {k: v for k, v in settings.items() if k != "conv"},
             "precision": self.args.precision, "device_data": not self.args.no_device_data,
-            "model_flops": conv_rate.training_flops(settings["patch_size"]),
+            "model_flops": flops.gladnet(settings["patch_size"]),
             "rates": self.rates(), "training": self.progress(settings),
             "newest_checkpoint": checkpoints[-1] if checkpoints else None,
             "seconds": dict(self.times, total=time.monotonic() - self.start),

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, load_script, shared_path
+from gladnet_tf import flops
+from tests.conftest import REPO, shared_path
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="JAX is not installed (pip install -r requirements-jax.txt)")
@@ -81,7 +82,7 @@ def test_device_stream_equals_pair_stream(tmp_path):
 
 @needs_jax
 def test_training_flops_match_xla():
-    """The FLOP count of conv_rate.training_flops against XLA's cost analysis of the forward
+    """The FLOP count of gladnet_tf.flops against XLA's cost analysis of the forward
     pass. XLA leaves out the taps that fall on SAME padding (2 % at 64x64, less on larger
     patches) and adds the bias adds, activations and additions (under 1 %)."""
     code = (
@@ -96,7 +97,7 @@ def test_training_flops_match_xla():
                             env=dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO)))
     assert result.returncode == 0, result.stderr[-2000:]
     xla = float(result.stdout.strip().splitlines()[-1])
-    ours = load_script("gpu/conv_rate.py").training_flops(64)["forward_per_image"]
+    ours = flops.gladnet(64)["forward_per_image"]
     assert abs(xla / ours - 1) < 0.04, (ours, xla)
 
 
