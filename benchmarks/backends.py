@@ -41,10 +41,11 @@ def best_of(function, repeats):
 # -- Shared by training_throughput.py: what runs inside one backend's process --------------
 
 
-def train_step(patch, batch, precision="float32", seed=0):
+def train_step(patch, batch, precision="float32", seed=0, jit_compile=False):
     """``one_step()``: one optimisation step of the training code that ``train.py`` runs on
     the current Keras backend, on a fixed random batch (waits for its loss); None where the
-    backend has no training path (PyTorch)."""
+    backend has no training path (PyTorch). ``jit_compile`` (TensorFlow): the same step
+    compiled by XLA (JAX's step always is)."""
     sys.path.insert(0, ROOT)
     import keras
     import numpy as np
@@ -64,6 +65,8 @@ def train_step(patch, batch, precision="float32", seed=0):
         strategy = tf.distribute.get_strategy()
         model, optimizer, loss = training.build(config, strategy)
         step = training.make_train_step(model, optimizer, loss, strategy, batch)
+        if jit_compile:
+            step = tf.function(step.python_function, jit_compile=True)
         tensors = (tf.constant(low), tf.constant(high))
         return lambda: float(step(tensors))
     if backend == "jax":

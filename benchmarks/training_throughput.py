@@ -14,16 +14,17 @@ training path) runs in its own process, one after the other, and reports, measur
   (``tf.data``) on TensorFlow, ``numpy_data.PairStream`` on JAX;
 - train steps on a batch already in memory, the step ``train.py`` runs on that backend
   (``benchmarks/backends.train_step``: ``training.make_train_step`` on TensorFlow,
-  ``jax_training.make_train_step`` on JAX): ``plain`` (float32) and ``bf16``
-  (``--precision mixed_bfloat16``);
+  ``jax_training.make_train_step`` on JAX): ``plain`` (float32), ``bf16``
+  (``--precision mixed_bfloat16``) and, on TensorFlow, ``xla`` (the float32 step with
+  ``jit_compile=True``; TensorFlow has no XLA kernel for the nearest-resize gradient, so it
+  reports the error instead of a time; JAX's step is XLA's already);
 - pixels/s and the ratio of achieved FLOP/s (``gladnet_tf.flops``: 3 x the forward
   convolutions per step) to the conv ceiling.
 
 The variants take turns for ``--rounds`` rounds and each reports its best round, so that a
 slow minute on a shared machine does not decide the comparison. The last lines put the
 backends side by side, say which trains faster, and compare their conv ceilings, which is
-where the difference comes from on a CPU. (TensorFlow's ``jit_compile`` step is not offered:
-TensorFlow has no XLA kernel for the nearest-resize gradient; XLA training is the JAX backend.)
+where the difference comes from on a CPU.
 """
 
 import argparse
@@ -39,7 +40,7 @@ sys.path.insert(1, ROOT)
 
 import backends  # noqa: E402  (benchmarks/backends.py: the per-backend pieces)
 
-VARIANTS = {"plain": "float32", "bf16": "mixed_bfloat16"}
+VARIANTS = {"plain": "float32", "bf16": "mixed_bfloat16", "xla": "float32"}
 TRAINING_BACKENDS = ("tensorflow", "jax")
 
 
@@ -89,13 +90,24 @@ def measure(args):
         result["version"] = f"JAX {jax.__version__}"
     if args.data:
         result["pipeline_seconds"] = pipeline_seconds(args.data, args.patch, args.batch, args.steps * 2)
-    steps = {variant: backends.train_step(args.patch, args.batch, VARIANTS[variant])
-             for variant in args.variants.split(",")}
+    steps, errors = {}, {}
+    for variant in args.variants.split(","):
+        if variant == "xla" and result["backend"] != "tensorflow":
+            continue  # the plain step is XLA's already
+        steps[variant] = backends.train_step(args.patch, args.batch, VARIANTS[variant],
+                                             jit_compile=variant == "xla")
     best = {}
     for _ in range(args.rounds):
         for variant, step in steps.items():
-            seconds = _mean_of(step, args.steps)
+            if variant in errors:
+                continue  # it will not compile in the next round either
+            try:
+                seconds = _mean_of(step, args.steps)
+            except Exception as error:  # noqa: BLE001 - TensorFlow's XLA refusal, reported as measured
+                errors[variant] = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+                continue
             best[variant] = min(best.get(variant, math.inf), seconds)
+    result["errors"] = errors
     result["step_seconds"] = best
     print(json.dumps(result))
 
@@ -129,6 +141,8 @@ def report(rows, args):
         if "pipeline_seconds" in row:
             seconds = row["pipeline_seconds"]
             print(f"[{name}] input pipeline alone: {1 / seconds:.1f} batches/s ({seconds * 1000:.0f} ms/batch)")
+        for variant, error in row.get("errors", {}).items():
+            print(f"[{name}] train step [{variant}]: not available: {error}")
         plain = row["step_seconds"].get("plain")
         for variant, seconds in row["step_seconds"].items():
             achieved = step_flops / seconds / 1e9
@@ -139,13 +153,16 @@ def report(rows, args):
     if len(measured) < 2:
         return
     print("side by side (Mpx/s; the faster backend first):")
-    for variant in args.variants.split(","):
+    shared = [v for v in args.variants.split(",") if all(v in r["step_seconds"] for r in measured)]
+    for variant in shared:
         ranked = sorted(measured, key=lambda r: r["step_seconds"][variant])
         fast, slow = ranked[0], ranked[-1]
         ratio = slow["step_seconds"][variant] / fast["step_seconds"][variant]
         cells = ", ".join(f"{r['backend']} {pixels / r['step_seconds'][variant] / 1e6:.3f}" for r in ranked)
         print(f"  [{variant}] {cells}: {fast['backend']} trains {ratio:.2f}x faster than {slow['backend']}")
-    first, second = sorted(measured, key=lambda r: r["step_seconds"][args.variants.split(",")[0]])[:2]
+    if not shared:
+        return
+    first, second = sorted(measured, key=lambda r: r["step_seconds"][shared[0]])[:2]
     forward = first["ceiling_gflops"] / second["ceiling_gflops"]
     gradients = first["gradient_ceiling_gflops"] / second["gradient_ceiling_gflops"]
     print(f"  why: {first['backend']}'s 3x3 convolution runs at {forward:.2f}x {second['backend']}'s "
