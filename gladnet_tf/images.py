@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import warnings
+from typing import Iterable
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -388,10 +389,10 @@ def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
         raise ImageError(path, f"cannot write ({error.strerror or error})") from None
 
 
-def wanted_name(name, extensions=EXTENSIONS):
+def wanted_name(name: str, extensions: Iterable[str] = EXTENSIONS, hidden: bool = False) -> bool:
     """Whether a file name is one to enhance: one of ``extensions`` (lower case, with the dot),
-    and not hidden (not starting with ".")."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions
+    and not hidden (not starting with "."), unless ``hidden``."""
+    return (hidden or not name.startswith(".")) and os.path.splitext(name)[1].lower() in extensions
 
 
 def is_pattern(root):
@@ -425,53 +426,86 @@ def _through_linked_folder(path, base):
     return False
 
 
-def find_images(root, recursive=False, exclude=(), extensions=None):
-    """Image files under ``root`` (or ``root`` itself if it is a file), sorted.
+def find_images(
+    root: str | os.PathLike,
+    recursive: bool = False,
+    exclude: Iterable[str | os.PathLike] = (),
+    extensions: Iterable[str] | None = None,
+    *,
+    follow_links: bool = False,
+    hidden: bool = False,
+    files_only: bool = False,
+) -> list[str]:
+    """Image files under ``root`` (or ``root`` itself if it is a file), sorted as strings: the
+    package's one folder walker.
 
-    Symbolic links to folders are not followed (no loops); folders in ``exclude`` (e.g. an
-    output folder inside the input folder) are skipped. Files with other extensions and hidden
-    files and folders (names starting with ".", such as macOS "._photo.jpg" companions) are
-    ignored. ``extensions`` (lower case, with the dot) replaces the image extensions, e.g. to
-    find videos too.
+    Folders in ``exclude`` (e.g. an output folder inside the input folder) are skipped. Files
+    with other extensions and hidden files and folders (names starting with ".", such as
+    macOS "._photo.jpg" companions) are ignored. ``extensions`` (lower case, with the dot)
+    replaces the image extensions, e.g. to find videos too.
+
+    Options:
+        follow_links: follow symbolic links to folders, each real folder searched once (no
+            loops; of two links to one folder, the first in sorted order is taken). By
+            default links to folders are not followed.
+        hidden: also take hidden files and folders.
+        files_only: leave out names that are not files (broken links, FIFOs, sockets); by
+            default they are kept, so that reading them names the problem.
 
     ``root`` may also be a glob pattern (see ``is_pattern``; ``**`` spans folders when
     ``recursive``): each match is taken as a root of its own (a file with a wanted name, or a
-    folder searched as above); matches inside ``exclude`` or below a link to a folder are left
-    out.
+    folder searched as above); matches inside ``exclude`` or (unless ``follow_links``) below
+    a link to a folder are left out.
     """
     root = os.fspath(root)
     extensions = EXTENSIONS if extensions is None else {e.lower() for e in extensions}
-    excluded = {os.path.realpath(e) for e in exclude}
+    options = dict(follow_links=follow_links, hidden=hidden, files_only=files_only)
     if is_pattern(root):
-        found = set()
-        base = glob_base(root)
-        for match in glob.glob(root, recursive=recursive):
-            real = os.path.realpath(match)
-            if any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in excluded):
-                continue
-            if _through_linked_folder(match, base):
-                continue
-            if os.path.isdir(match):
-                found.update(find_images(match, recursive, exclude, extensions))
-            elif wanted_name(os.path.basename(match), extensions):
-                found.add(match)
-        return sorted(found)
+        return _find_matches(root, recursive, exclude, extensions, **options)
     if os.path.isfile(root):
         return [root]
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such file or folder")
-    found = []
-    for folder, subfolders, files in os.walk(root, followlinks=False):
+    excluded = {os.path.realpath(e) for e in exclude}
+    return sorted(_walk(root, recursive, excluded, extensions, **options))
+
+
+def _find_matches(pattern, recursive, exclude, extensions, **options):
+    """``find_images`` of a glob pattern: the union over its matches, sorted."""
+    excluded = {os.path.realpath(e) for e in exclude}
+    found = set()
+    base = glob_base(pattern)
+    for match in glob.glob(pattern, recursive=recursive):
+        real = os.path.realpath(match)
+        if any(real == e or real.startswith(e.rstrip(os.sep) + os.sep) for e in excluded):
+            continue
+        if not options["follow_links"] and _through_linked_folder(match, base):
+            continue
+        if os.path.isdir(match):
+            found.update(find_images(match, recursive, exclude, extensions, **options))
+        elif wanted_name(os.path.basename(match), extensions, options["hidden"]):
+            found.add(match)
+    return sorted(found)
+
+
+def _walk(root, recursive, excluded, extensions, follow_links, hidden, files_only):
+    """Yields the wanted files under the folder ``root`` (see ``find_images``), unsorted."""
+    visited = set()
+    for folder, subfolders, files in os.walk(root, followlinks=follow_links):
+        if follow_links:
+            real = os.path.realpath(folder)
+            if real in visited:  # a link loop, or a second link to a folder already searched
+                subfolders[:] = []
+                continue
+            visited.add(real)
         subfolders[:] = sorted(
             d for d in subfolders
-            if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) not in excluded
-        )
-        if not recursive:
-            subfolders[:] = []
+            if (hidden or not d.startswith(".")) and os.path.realpath(os.path.join(folder, d)) not in excluded
+        ) if recursive else []
         for name in files:
-            if wanted_name(name, extensions):
-                found.append(os.path.join(folder, name))
-    return sorted(found)
+            path = os.path.join(folder, name)
+            if wanted_name(name, extensions, hidden) and (not files_only or os.path.isfile(path)):
+                yield path
 
 
 # Paired datasets keep the targets in high/ (or normal/, the original GLADNet layout).

@@ -30,14 +30,10 @@ class PairReport:
 def index_folder(folder):
     """``({stem: path}, [problem lines])`` of the trainable images directly in ``folder``."""
     by_stem, problems = {}, []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        stem, ext = os.path.splitext(name)
-        if not os.path.isfile(path) or name.startswith("."):
-            continue
+    for path in images_lib.find_images(folder, files_only=True):
+        stem, ext = os.path.splitext(os.path.basename(path))
         if ext.lower() not in TRAIN_EXTENSIONS:
-            if ext.lower() in images_lib.EXTENSIONS:
-                problems.append(f"{path}: {ext} is not supported for training (use PNG, JPEG or BMP)")
+            problems.append(f"{path}: {ext} is not supported for training (use PNG, JPEG or BMP)")
             continue
         if stem in by_stem:
             problems.append(f"{path}: same name as {by_stem[stem]} (pairs are matched by name)")

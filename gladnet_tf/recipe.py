@@ -54,8 +54,6 @@ from gladnet_tf import atomic
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = CHECKOUT.parent / "shared"
-_IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".kdc",
-                     ".cr2", ".nef", ".arw", ".raf", ".orf", ".rw2"}
 _SELECTION_KEYS = {"order", "skip_first", "first", "every", "drop_every"}
 STEP_FILE = ".recipe-step.json"
 
@@ -134,11 +132,14 @@ def select_names(names: list[str], selection: dict[str, Any], limit: int | None 
 
 
 def _images_in(folder: Path) -> dict[str, Path]:
-    """Stem -> path of the image files directly inside ``folder``."""
+    """Stem -> path of the image files (RGB or raw) directly inside ``folder``; of two with
+    one stem, the later in sorted order."""
+    from gladnet_tf import images, synthesis
+
     if not folder.is_dir():
         raise RecipeError(f"{folder}: folder not found")
-    return {p.stem: p for p in sorted(folder.iterdir())
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_EXTENSIONS}
+    found = images.find_images(folder, extensions=synthesis.SOURCE_EXTENSIONS, files_only=True)
+    return {Path(p).stem: Path(p) for p in found}
 
 
 def _link_all(work: Path, links: dict[str, Path]) -> None:

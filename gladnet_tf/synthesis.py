@@ -155,6 +155,7 @@ RAW_EXTENSIONS = frozenset(
     ".srw .x3f .erf .mrw .3fr .fff .iiq .mos .mef .raw".split()
 )
 RGB_EXTENSIONS = frozenset(images.EXTENSIONS)  # .png .jpg .jpeg .bmp .tif .tiff .webp
+SOURCE_EXTENSIONS = RAW_EXTENSIONS | RGB_EXTENSIONS  # what the synthesis reads
 
 
 def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
@@ -716,24 +717,16 @@ def variant_rng(seed: int, relative_path: str, variant: int) -> np.random.Genera
 
 
 def find_sources(input_dir: Path, exclude: Path | None = None) -> list[Path]:
-    """Supported image files under input_dir, recursively (following folder links), sorted.
+    """Supported image files under input_dir, recursively, sorted by path components.
 
-    Files are recognised by extension (case-insensitive). The folder ``exclude`` (a resolved
-    path, e.g. an output folder inside the input folder) is not searched.
+    ``images.find_images`` with folder links followed (each real folder once), hidden files
+    taken and only files kept. Files are recognised by extension (case-insensitive). The
+    folder ``exclude`` (e.g. an output folder inside the input folder) is not searched.
     """
-    found = []
-    extensions = RAW_EXTENSIONS | RGB_EXTENSIONS
-    visited = set()
-    for folder, subfolders, files in os.walk(input_dir, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in visited or (exclude is not None and Path(real) == exclude):
-            subfolders[:] = []  # a link loop, or the output folder
-            continue
-        visited.add(real)
-        found.extend(Path(folder) / name for name in files
-                     if Path(name).suffix.lower() in extensions
-                     and os.path.isfile(os.path.join(folder, name)))
-    return sorted(found)
+    found = images.find_images(input_dir, recursive=True, exclude=[] if exclude is None else [exclude],
+                               extensions=SOURCE_EXTENSIONS, follow_links=True,
+                               hidden=True, files_only=True)
+    return sorted(Path(p) for p in found)
 
 
 def _output_stems(relative_paths: Sequence[str]) -> list[str]:
@@ -835,10 +828,12 @@ def make_dataset(
         raise ValueError(f"seed must be >= 0, got {seed}")
     if max_side is not None and max_side < 0:
         raise ValueError(f"max_side must be >= 0, got {max_side}")
+    if output_dir == input_dir:
+        raise ValueError(f"the output folder is the input folder: {input_dir}")
     sources = find_sources(input_dir, exclude=output_dir)
     if not sources:
         raise ValueError(f"no supported images under {input_dir} (extensions: "
-                         f"{' '.join(sorted(RAW_EXTENSIONS | RGB_EXTENSIONS))})")
+                         f"{' '.join(sorted(SOURCE_EXTENSIONS))})")
     protected = frozenset(p.resolve() for p in sources)
     if (output_dir / "synthesis.json").resolve() in protected:
         raise ValueError("output folder would overwrite an input file")
