@@ -32,7 +32,7 @@ Data steps (``"kind"``):
 - ``pair_folders``: a pair folder from two plain folders (``low``, ``high``) of same-named
   images, with the same ``SELECTION`` keys (FiveK's input/ and target/).
 - ``synthesize``: ``gladnet_tf.synthesis.make_dataset`` on ``input`` with ``seed``,
-  ``num_per_image``, ``max_side`` and ``options`` (``SynthesisOptions`` fields).
+  ``num_per_image``, ``max_side`` and ``options`` (``degradation.SynthesisOptions`` fields).
 - ``mix``: ``gladnet_tf.mix.build_mix`` of ``pairs`` (``[PATH, repeat]``) and ``identity``.
 
 Every step writes its folder atomically (under a temporary name, renamed when complete), and
@@ -134,11 +134,11 @@ def select_names(names: list[str], selection: dict[str, Any], limit: int | None 
 def _images_in(folder: Path) -> dict[str, Path]:
     """Stem -> path of the image files (RGB or raw) directly inside ``folder``; of two with
     one stem, the later in sorted order."""
-    from gladnet_tf import images, synthesis
+    from gladnet_tf import develop, images
 
     if not folder.is_dir():
         raise RecipeError(f"{folder}: folder not found")
-    found = images.find_images(folder, extensions=synthesis.SOURCE_EXTENSIONS, files_only=True)
+    found = images.find_images(folder, extensions=develop.SOURCE_EXTENSIONS, files_only=True)
     return {Path(p).stem: Path(p) for p in found}
 
 
@@ -187,9 +187,9 @@ def _build_pair_folders(step: dict, output: Path, paths, limit=None) -> dict:
 
 
 def _build_synthesize(step: dict, output: Path, paths, limit=None) -> dict:
-    from gladnet_tf import synthesis
+    from gladnet_tf import degradation, synthesis
 
-    options = synthesis.SynthesisOptions(**step.get("options", {}))
+    options = degradation.SynthesisOptions(**step.get("options", {}))
     source = Path(paths(step["input"]))
     if limit:  # the first `limit` sources, by links that keep their relative paths
         small = output.with_name(output.name + ".sources")

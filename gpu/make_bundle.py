@@ -226,10 +226,10 @@ class Encoder:
                 blob = self.store.put(Path(path).read_bytes(), ".jpg")
                 self.done[key] = (blob, ".jpg", "copied")
             else:
-                from gladnet_tf import images, synthesis
+                from gladnet_tf import degradation, develop, images
 
-                decoded = synthesis.read_linear(path, max_side=max_side or None)
-                rgb8 = images.quantize(synthesis.linear_to_srgb(decoded.image), 8)
+                decoded = develop.read_linear(path, max_side=max_side or None)
+                rgb8 = images.quantize(degradation.linear_to_srgb(decoded.image), 8)
                 self.done[key] = (*self._encode(rgb8), "encoded")
         return self.done[key]
 

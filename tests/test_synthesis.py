@@ -1,4 +1,5 @@
-"""Property tests for gladnet_tf.synthesis (fast, CPU, tiny images, fixed seeds)."""
+"""Property tests for the synthesis: degradation, develop and synthesis (fast, CPU, tiny
+images, fixed seeds)."""
 
 import hashlib
 import json
@@ -13,16 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gladnet_tf import synthesis
-from gladnet_tf.synthesis import (
+from gladnet_tf import degradation, develop, synthesis
+from gladnet_tf.degradation import (
     SynthesisOptions,
     apply_exposure_contrast,
     linear_to_srgb,
-    make_dataset,
     srgb_to_linear,
     synthesize_pair,
-    variant_rng,
 )
+from gladnet_tf.synthesis import make_dataset, variant_rng
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -55,7 +55,7 @@ def file_digest(path):
 
 def test_srgb_8bit_round_trip_is_exact():
     codes = np.arange(256, dtype=np.uint8)
-    back = synthesis.quantize(linear_to_srgb(srgb_to_linear(codes / 255.0)))
+    back = degradation.quantize(linear_to_srgb(srgb_to_linear(codes / 255.0)))
     np.testing.assert_array_equal(back, codes)
 
 
@@ -88,9 +88,9 @@ def test_contrast_curve_shape():
     # apply_exposure_contrast only absorbs rounding error.
     encoded = linear_to_srgb(x)
     for contrast in np.linspace(-100.0, 0.0, 21):
-        curved = synthesis._contrast_curve(encoded, contrast)
+        curved = degradation._contrast_curve(encoded, contrast)
         assert np.all(curved <= encoded) and np.all(np.diff(curved) >= 0)
-        unguarded = srgb_to_linear(synthesis._contrast_curve(linear_to_srgb(
+        unguarded = srgb_to_linear(degradation._contrast_curve(linear_to_srgb(
             x.astype(np.float32)), contrast))
         guarded = apply_exposure_contrast(x, 0.0, contrast)
         assert np.abs(unguarded - guarded).max() < 1e-6
@@ -120,17 +120,17 @@ def test_synthesized_pairs_keep_low_at_or_below_high(saturation_target):
     tricks = set()
     for _ in range(200):
         image = random_linear(rng)
-        low, high, params = synthesis._synthesize_linear(image, rng, options)
+        low, high, params = degradation._synthesize_linear(image, rng, options)
         tricks.update(params["tricks"])
         if saturation_target == "pair" or "saturation" not in params["tricks"]:
             # Per pixel and per channel, in linear light (no noise), and after encoding.
             assert np.all(low <= high), params
-            low8, high8 = (synthesis.quantize(linear_to_srgb(v)) for v in (low, high))
+            low8, high8 = (degradation.quantize(linear_to_srgb(v)) for v in (low, high))
             assert np.all(low8 <= high8), params
         else:
             # Desaturating the low image alone moves channels toward its luminance; the
             # luminance itself is unchanged, so it is still never brighter.
-            assert np.all(synthesis.luminance(low) <= synthesis.luminance(high) + 1e-6)
+            assert np.all(degradation.luminance(low) <= degradation.luminance(high) + 1e-6)
     assert {"gray", "saturation"} <= tricks
 
 
@@ -188,8 +188,8 @@ def test_black_and_white_pairs(bit_depth, top):
 
 def test_saturation_reduction_keeps_luminance_and_lowers_chroma():
     image = random_linear(np.random.default_rng(2))
-    reduced = synthesis.reduce_saturation(image, 0.4)
-    np.testing.assert_allclose(synthesis.luminance(reduced), synthesis.luminance(image),
+    reduced = degradation.reduce_saturation(image, 0.4)
+    np.testing.assert_allclose(degradation.luminance(reduced), degradation.luminance(image),
                                atol=1e-6)
     spread = lambda x: x.max(axis=-1) - x.min(axis=-1)  # noqa: E731
     np.testing.assert_allclose(spread(reduced), 0.4 * spread(image), atol=1e-6)
@@ -216,7 +216,7 @@ def left_to_right_ramp(height=20, width=100):
 
 def test_backlight_map_darkens_the_dark_side_and_keeps_the_bright_side():
     image = left_to_right_ramp()
-    ev = synthesis.backlight_ev_map(image, -3.0, blur_fraction=0.01, quantile=0.3)
+    ev = degradation.backlight_ev_map(image, -3.0, blur_fraction=0.01, quantile=0.3)
     assert ev.shape == image.shape[:2] and ev.dtype == np.float32
     assert np.all(ev >= -3.0) and np.all(ev <= 0.0)
     # The darkest 30 % of the columns get the full exposure, the brightest half none, and
@@ -226,7 +226,7 @@ def test_backlight_map_darkens_the_dark_side_and_keeps_the_bright_side():
     assert np.all(np.diff(ev[10]) >= 0.0)
     assert -3.0 < ev[10, 40] < 0.0
     with pytest.raises(ValueError):
-        synthesis.backlight_ev_map(image, 0.5, blur_fraction=0.02, quantile=0.3)
+        degradation.backlight_ev_map(image, 0.5, blur_fraction=0.02, quantile=0.3)
 
 
 def test_backlit_pairs_keep_low_at_or_below_high_and_the_same_draws():
@@ -235,9 +235,9 @@ def test_backlit_pairs_keep_low_at_or_below_high_and_the_same_draws():
     backlit = SynthesisOptions(**{**PLAIN, "backlight_prob": 1.0})
     for index in range(60):
         image = random_linear(rng, 24, 32)
-        low, high, params = synthesis._synthesize_linear(image, variant_rng(1, "x", index),
+        low, high, params = degradation._synthesize_linear(image, variant_rng(1, "x", index),
                                                          backlit)
-        _, _, plain_params = synthesis._synthesize_linear(image, variant_rng(1, "x", index),
+        _, _, plain_params = degradation._synthesize_linear(image, variant_rng(1, "x", index),
                                                           plain)
         assert params["tricks"] == ["backlight"]
         # Turning the trick on draws nothing earlier: E and C stay those of the plain pair.
@@ -255,7 +255,7 @@ def test_backlit_low_image_keeps_its_highlights():
                                   "exposure_range": (-4.0, -4.0),
                                   "backlight_blur_range": (0.01, 0.01),
                                   "backlight_quantile_range": (0.3, 0.3)})
-    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), options)
+    low, high, params = degradation._synthesize_linear(image, np.random.default_rng(0), options)
     np.testing.assert_allclose(low[:, :28], high[:, :28] / 16.0, rtol=1e-5)
     np.testing.assert_array_equal(low[:, 52:], high[:, 52:])
     assert params["backlight_blur"] == 0.01 and params["backlight_quantile"] == 0.3
@@ -264,24 +264,24 @@ def test_backlit_low_image_keeps_its_highlights():
 
 def test_night_backlight_darkens_the_highlights_by_a_fraction_of_e():
     image = left_to_right_ramp()
-    ev = synthesis.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
+    ev = degradation.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
                                     highlight_fraction=0.25)
     np.testing.assert_allclose(ev[:, :28], -4.0)
     np.testing.assert_allclose(ev[:, 52:], -1.0)
     assert np.all(np.diff(ev[10]) >= 0.0)
     with pytest.raises(ValueError):
-        synthesis.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
+        degradation.backlight_ev_map(image, -4.0, blur_fraction=0.01, quantile=0.3,
                                    highlight_fraction=1.5)
     base = {**PLAIN, "backlight_prob": 1.0, "contrast_range": (0.0, 0.0),
             "exposure_range": (-4.0, -4.0), "backlight_blur_range": (0.01, 0.01),
             "backlight_quantile_range": (0.3, 0.3)}
     night = SynthesisOptions(**{**base, "backlight_highlight_range": (0.25, 0.25)})
-    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), night)
+    low, high, params = degradation._synthesize_linear(image, np.random.default_rng(0), night)
     np.testing.assert_allclose(low[:, 52:], high[:, 52:] / 2.0, rtol=1e-5)  # -1 EV
     np.testing.assert_allclose(low[:, :28], high[:, :28] / 16.0, rtol=1e-5)
     assert params["backlight_highlight"] == 0.25
     # The new draw comes last: E, C, blur and quantile match the trick without it.
-    _, _, old = synthesis._synthesize_linear(image, np.random.default_rng(0),
+    _, _, old = degradation._synthesize_linear(image, np.random.default_rng(0),
                                              SynthesisOptions(**base))
     assert {k: old[k] for k in old} == {k: params[k] for k in old}
 
@@ -391,7 +391,7 @@ def test_output_inside_input_is_not_scanned_and_inputs_are_untouched(tmp_path):
 
 def test_max_side_downscales_in_linear_light(tmp_path):
     write_png(tmp_path / "big.png", np.full((60, 90, 3), 200, np.uint8))
-    decoded = synthesis.read_rgb_linear(tmp_path / "big.png", max_side=30)
+    decoded = develop.read_rgb_linear(tmp_path / "big.png", max_side=30)
     assert decoded.image.shape == (20, 30, 3)
     np.testing.assert_allclose(decoded.image, srgb_to_linear(np.float32(200 / 255)), atol=1e-6)
     assert decoded.info["source_size"] == [90, 60]
@@ -402,7 +402,7 @@ def test_16bit_tiff_in_and_16bit_png_out(tmp_path):
     rng = np.random.default_rng(8)
     image16 = rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "deep.tif", image16)
-    decoded = synthesis.read_rgb_linear(tmp_path / "deep.tif")
+    decoded = develop.read_rgb_linear(tmp_path / "deep.tif")
     assert decoded.info["source_bits"] == 16
     options = SynthesisOptions(exposure_range=(0.0, 0.0), contrast_range=(0.0, 0.0),
                                bit_depth=16, **PLAIN)
@@ -425,9 +425,9 @@ def test_16bit_color_png_is_read_at_full_precision(tmp_path):
     pytest.importorskip("tensorflow", reason="16-bit colour PNGs are decoded by TensorFlow")
     image16 = np.random.default_rng(12).integers(0, 65536, (7, 9, 3), dtype=np.uint16)
     (tmp_path / "deep.png").write_bytes(synthesis._encode_png(image16))
-    decoded = synthesis.read_rgb_linear(tmp_path / "deep.png")
+    decoded = develop.read_rgb_linear(tmp_path / "deep.png")
     assert decoded.info["source_bits"] == 16
-    back = synthesis.quantize(linear_to_srgb(decoded.image), 16)
+    back = degradation.quantize(linear_to_srgb(decoded.image), 16)
     assert np.abs(back.astype(int) - image16.astype(int)).max() <= 1
 
 
@@ -446,7 +446,7 @@ def _raw_files():
     if not RAW_DIR.is_dir():
         pytest.skip(f"no raw samples at {RAW_DIR}")
     pytest.importorskip("rawpy", reason="rawpy is not installed (pip install rawpy)")
-    files = sorted(p for p in RAW_DIR.iterdir() if p.suffix.lower() in synthesis.RAW_EXTENSIONS)
+    files = sorted(p for p in RAW_DIR.iterdir() if p.suffix.lower() in develop.RAW_EXTENSIONS)
     if len(files) < 2:
         pytest.skip(f"expected two raw samples in {RAW_DIR}, found {len(files)}")
     return files
@@ -456,7 +456,7 @@ def test_raw_files_give_pairs():
     files = _raw_files()
     assert any(not p.name.isascii() for p in files), "the non-ASCII file name is missing"
     for path in files:
-        decoded = synthesis.read_raw_linear(path, max_side=256)
+        decoded = develop.read_raw_linear(path, max_side=256)
         image = decoded.image
         assert image.dtype == np.float32 and image.ndim == 3 and image.shape[-1] == 3
         assert max(image.shape[:2]) == 256
@@ -466,7 +466,7 @@ def test_raw_files_give_pairs():
         assert low.shape == high.shape == image.shape and np.all(low <= high)
         assert params["kind"] == "synthetic"
     # The KDC stores no white balance (all 1.0): auto white balance is used instead.
-    kdc = synthesis.read_raw_linear(next(p for p in files if p.suffix == ".KDC"), max_side=256)
+    kdc = develop.read_raw_linear(next(p for p in files if p.suffix == ".KDC"), max_side=256)
     assert kdc.info["white_balance"] == "auto"
 
 
@@ -481,16 +481,16 @@ def test_raw_black_level_maps_to_zero():
         width = raw.sizes.iwidth
     assert border.max() <= black
     # Half-size decoding (2x2 bins) without the default crop: the border becomes 2 columns.
-    decoded = synthesis.read_raw_linear(dng, max_side=width // 2, crop=False)
+    decoded = develop.read_raw_linear(dng, max_side=width // 2, crop=False)
     assert decoded.info["half_size"] and decoded.image.shape[1] == width // 2
     assert np.all(decoded.image[:, -2:] == 0.0)
     assert decoded.image[:, :-2].mean() > 0.05
     # "auto" raises the KDC's stored black level (0) to the floor of its data.
     kdc = next(p for p in files if p.suffix == ".KDC")
-    auto = synthesis.read_raw_linear(kdc, max_side=256, black_point="auto")
+    auto = develop.read_raw_linear(kdc, max_side=256, black_point="auto")
     assert auto.info["black_level"] == [0, 0, 0, 0] and auto.info["black_level_used"] > 0
     # ... but keeps a stored non-zero black level (the DNG's 512).
-    auto_dng = synthesis.read_raw_linear(dng, max_side=256, black_point="auto")
+    auto_dng = develop.read_raw_linear(dng, max_side=256, black_point="auto")
     assert auto_dng.info["black_level_used"] == black == 512
 
 
@@ -498,25 +498,25 @@ def test_target_lift_brightens_only_the_target_and_more_for_darker_pairs():
     image = left_to_right_ramp()
     base = {**PLAIN, "contrast_range": (0.0, 0.0), "exposure_range": (-4.0, -4.0)}
     lifted = SynthesisOptions(**{**base, "target_lift_range": (0.5, 0.5)})
-    low, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), lifted)
-    plain_low, plain_high, plain = synthesis._synthesize_linear(
+    low, high, params = degradation._synthesize_linear(image, np.random.default_rng(0), lifted)
+    plain_low, plain_high, plain = degradation._synthesize_linear(
         image, np.random.default_rng(0), SynthesisOptions(**base))
     np.testing.assert_array_equal(low, plain_low)  # the input comes from the unlifted source
     power = 1.0 - 0.5 * (4.0 / 5.0)
     assert params["target_lift_power"] == pytest.approx(power)
-    expected = synthesis.linear_to_srgb(plain_high) ** power
-    np.testing.assert_allclose(synthesis.linear_to_srgb(high), expected, atol=2e-5)
+    expected = degradation.linear_to_srgb(plain_high) ** power
+    np.testing.assert_allclose(degradation.linear_to_srgb(high), expected, atol=2e-5)
     inner = plain_high[:, 10:-10]
     assert np.all(high[:, 10:-10] > inner)  # every mid-tone brighter
     assert {k: plain[k] for k in plain if k != "tricks"} == {
         k: params[k] for k in plain if k != "tricks"}  # the new draw comes last
-    assert synthesis.target_lift_power(0.0, 0.5) == 1.0
-    assert synthesis.target_lift_power(-7.0, 0.5) == 0.5
-    assert synthesis.target_lift_power(-2.5, 0.4) == pytest.approx(0.8)
+    assert degradation.target_lift_power(0.0, 0.5) == 1.0
+    assert degradation.target_lift_power(-7.0, 0.5) == 0.5
+    assert degradation.target_lift_power(-2.5, 0.4) == pytest.approx(0.8)
     with pytest.raises(ValueError):
         SynthesisOptions(target_lift_range=(0.2, 1.0))
     gray = SynthesisOptions(**{**base, "gray_prob": 1.0, "target_lift_range": (0.5, 0.5)})
-    _, gray_high, _ = synthesis._synthesize_linear(
+    _, gray_high, _ = degradation._synthesize_linear(
         np.random.default_rng(1).random((8, 8, 3)).astype(np.float32),
         np.random.default_rng(0), gray)
     np.testing.assert_array_equal(gray_high[..., 0], gray_high[..., 1])
@@ -525,27 +525,27 @@ def test_target_lift_brightens_only_the_target_and_more_for_darker_pairs():
 
 def test_target_lift_onset_leaves_mildly_darkened_pairs_unlifted():
     # E0 = -2: nothing above it, the full strength at -5 EV, linear in between.
-    assert synthesis.target_lift_power(-1.5, 0.6, onset_ev=-2.0) == 1.0
-    assert synthesis.target_lift_power(-2.0, 0.6, onset_ev=-2.0) == 1.0
-    assert synthesis.target_lift_power(-3.5, 0.6, onset_ev=-2.0) == pytest.approx(0.7)
-    assert synthesis.target_lift_power(-5.0, 0.6, onset_ev=-2.0) == pytest.approx(0.4)
-    assert synthesis.target_lift_power(-3.5, 0.6) == pytest.approx(1 - 0.6 * 0.7)  # E0 = 0
+    assert degradation.target_lift_power(-1.5, 0.6, onset_ev=-2.0) == 1.0
+    assert degradation.target_lift_power(-2.0, 0.6, onset_ev=-2.0) == 1.0
+    assert degradation.target_lift_power(-3.5, 0.6, onset_ev=-2.0) == pytest.approx(0.7)
+    assert degradation.target_lift_power(-5.0, 0.6, onset_ev=-2.0) == pytest.approx(0.4)
+    assert degradation.target_lift_power(-3.5, 0.6) == pytest.approx(1 - 0.6 * 0.7)  # E0 = 0
     with pytest.raises(ValueError, match="onset"):
-        synthesis.target_lift_power(-3.0, 0.5, onset_ev=-5.0)
+        degradation.target_lift_power(-3.0, 0.5, onset_ev=-5.0)
     with pytest.raises(ValueError, match="target_lift_onset_ev"):
         SynthesisOptions(target_lift_onset_ev=0.5)
     image = left_to_right_ramp()
     base = {**PLAIN, "contrast_range": (0.0, 0.0), "target_lift_range": (0.5, 0.5),
             "target_lift_onset_ev": -2.0}
     mild = SynthesisOptions(**{**base, "exposure_range": (-1.0, -1.0)})
-    _, high, params = synthesis._synthesize_linear(image, np.random.default_rng(0), mild)
-    _, plain_high, _ = synthesis._synthesize_linear(
+    _, high, params = degradation._synthesize_linear(image, np.random.default_rng(0), mild)
+    _, plain_high, _ = degradation._synthesize_linear(
         image, np.random.default_rng(0),
         SynthesisOptions(**{**base, "exposure_range": (-1.0, -1.0), "target_lift_range": (0, 0)}))
     assert params["target_lift_power"] == 1.0
     np.testing.assert_allclose(high, plain_high, atol=1e-6)  # a power of 1 changes nothing
     dark = SynthesisOptions(**{**base, "exposure_range": (-4.0, -4.0)})
-    _, dark_high, dark_params = synthesis._synthesize_linear(image, np.random.default_rng(0), dark)
+    _, dark_high, dark_params = degradation._synthesize_linear(image, np.random.default_rng(0), dark)
     assert dark_params["target_lift_power"] == pytest.approx(1 - 0.5 * 2 / 3)
     assert np.all(dark_high[:, 10:-10] > plain_high[:, 10:-10])
 
@@ -553,8 +553,8 @@ def test_target_lift_onset_leaves_mildly_darkened_pairs_unlifted():
 def test_luma_target_lift_keeps_chroma_ratios_and_lifts_the_luma():
     rng = np.random.default_rng(4)
     encoded = (rng.random((16, 16, 3)) * 0.5).astype(np.float32)
-    lifted = synthesis.lift_encoded(encoded, 0.5, luma=True)
-    weights = np.asarray(synthesis.LUMINANCE_WEIGHTS, np.float32)
+    lifted = degradation.lift_encoded(encoded, 0.5, luma=True)
+    weights = np.asarray(degradation.LUMINANCE_WEIGHTS, np.float32)
     y, y_lifted = encoded @ weights, lifted @ weights
     unclipped = lifted.max(axis=-1) < 1.0
     assert unclipped.mean() > 0.5
@@ -563,8 +563,8 @@ def test_luma_target_lift_keeps_chroma_ratios_and_lifts_the_luma():
     lifted_ratios = lifted / lifted.max(axis=-1, keepdims=True)
     np.testing.assert_allclose(lifted_ratios[unclipped], ratios[unclipped], rtol=1e-5)
     gray = np.repeat(encoded[..., :1], 3, axis=-1)  # gray: both modes agree
-    np.testing.assert_allclose(synthesis.lift_encoded(gray, 0.5, luma=True),
-                               synthesis.lift_encoded(gray, 0.5), rtol=1e-5)
+    np.testing.assert_allclose(degradation.lift_encoded(gray, 0.5, luma=True),
+                               degradation.lift_encoded(gray, 0.5), rtol=1e-5)
     black = np.zeros((2, 2, 3), np.float32)
-    np.testing.assert_array_equal(synthesis.lift_encoded(black, 0.5, luma=True), black)
+    np.testing.assert_array_equal(degradation.lift_encoded(black, 0.5, luma=True), black)
     assert np.all(lifted <= 1.0)
