@@ -9,11 +9,15 @@ never crosses file systems), and get the usual permissions (0666 minus the umask
 ``mkstemp``'s private 0600. Standard library only.
 """
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
 PREFIX = ".tmp-"
 
@@ -24,7 +28,7 @@ def _umask():
     return mask
 
 
-def new_temporary(path, suffix=".part"):
+def new_temporary(path: str | os.PathLike, suffix: str = ".part") -> str:
     """Creates an empty temporary file beside ``path``; returns its name."""
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     fd, temporary = tempfile.mkstemp(prefix=PREFIX, suffix=suffix, dir=folder)
@@ -37,7 +41,7 @@ def new_temporary(path, suffix=".part"):
     return temporary
 
 
-def commit(temporary, path):
+def commit(temporary: str | os.PathLike, path: str | os.PathLike) -> None:
     """Flushes ``temporary`` to disk and renames it onto ``path`` (replacing any file)."""
     with open(temporary, "rb+") as f:
         os.fsync(f.fileno())
@@ -45,7 +49,7 @@ def commit(temporary, path):
 
 
 @contextlib.contextmanager
-def temporary_path(path, suffix=".part"):
+def temporary_path(path: str | os.PathLike, suffix: str = ".part") -> Iterator[str]:
     """``with temporary_path(p) as tmp: write(tmp)``: on success ``tmp`` becomes ``p``; on
     any error it is removed and ``p`` is left as it was."""
     temporary = new_temporary(path, suffix)
@@ -58,27 +62,27 @@ def temporary_path(path, suffix=".part"):
         raise
 
 
-def write_bytes(path, data):
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` (bytes) to ``path`` atomically."""
     with temporary_path(path) as temporary:
         with open(temporary, "wb") as f:
             f.write(data)
 
 
-def write_json(path, payload):
+def write_json(path: str | os.PathLike, payload: Any) -> None:
     """Writes ``payload`` (a str as it is, anything else as indented, key-sorted JSON)."""
     text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, sort_keys=True)
     write_bytes(path, text.encode())
 
 
-def copy_file(source, path):
+def copy_file(source: str | os.PathLike, path: str | os.PathLike) -> None:
     """Copies ``source`` to ``path`` atomically."""
     with temporary_path(path) as temporary:
         shutil.copyfile(source, temporary)
 
 
 @contextlib.contextmanager
-def temporary_folder(path):
+def temporary_folder(path: str | os.PathLike) -> Iterator[str]:
     """``with temporary_folder(p) as work: fill(work)``: a new folder ``P.partial-*`` beside
     ``p``, renamed to ``p`` on success (``p`` must be absent or an empty folder), deleted
     with its contents on any error."""

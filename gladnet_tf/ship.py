@@ -9,9 +9,12 @@ config with paths relative to the checkout or ``../shared``, its sessions, steps
 time, and PSNR/SSIM on ``--eval_data`` when given. Works for TensorFlow and JAX run folders.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+from typing import Any
 
 from gladnet_tf import atomic, checkpoints, run_folder
 
@@ -44,12 +47,19 @@ def _run_record(run_dir, weights_name):
     return record
 
 
-def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", checkpoint_dir=None):
+def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | None = None,
+         make_default: bool = False, note: str = "",
+         checkpoint_dir: str | None = None) -> tuple[str, dict[str, Any]]:
     """Copies trained weights into ``checkpoints/`` as ``NAME-SHA8.weights.h5`` with a record.
 
     The record holds the run's config (data, patch, batch, schedule), its sessions (the
     commits that trained it), steps and wall time, and, if ``eval_data`` is given, PSNR/SSIM
     measured now on that folder (and on its inputs, for reference).
+
+    ``weights`` is a ``.weights.h5`` file; ``run_dir`` the run folder that made it (its
+    ``config.json`` is required); ``checkpoint_dir`` defaults to ``checkpoints.CHECKPOINT_DIR``.
+    The copy becomes the default if ``make_default`` or if the manifest has none yet. Returns
+    (path of the copy, its MANIFEST record).
     """
     from gladnet_tf import evaluate
 
@@ -85,7 +95,12 @@ def ship(weights, run_dir, name, eval_data=None, make_default=False, note="", ch
     return target, record
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
+    """The command (flags defined when run as a script); returns the exit code.
+
+    0: shipped, or with ``--step`` and no ``--name`` the checkpoint's weights written or found;
+    1: no such checkpoint. Missing ``--weights``/``--step`` or ``--name`` raise UsageError.
+    """
     del argv
     from absl import app, flags
 
