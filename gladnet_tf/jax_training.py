@@ -22,11 +22,8 @@ weights and Adam state, as on TensorFlow.
 """
 
 import io
-import json
 import logging
-import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -39,6 +36,7 @@ from gladnet_tf import model as model_lib
 from gladnet_tf import numpy_data
 from gladnet_tf import pairs as pairs_lib
 from gladnet_tf import run_folder
+from gladnet_tf import session as session_lib
 from gladnet_tf.run_folder import TrainingError
 
 logger = logging.getLogger("gladnet_tf.training")
@@ -176,94 +174,52 @@ def evaluate(model, pairs):
     return float(np.mean(psnrs)), float(np.mean(ssims))
 
 
-class _Loop:
-    """One session of a run: the state, the data stream, and the bookkeeping around steps."""
+class _JaxSession(session_lib.Session):
+    """A session on JAX: the model's and Adam's variables as one state threaded through the
+    jitted step, the numpy (or on-device) data stream, ``ckpt-N`` checkpoint files."""
+
+    backend = "jax"
 
     def __init__(self, config, run_dir, model, optimizer, loss_fn, schedule, pairs, val_pairs,
                  stream=numpy_data.PairStream):
-        self.config, self.run_dir = config, run_dir
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         self.val_pairs = val_pairs
         self.folder = os.path.join(run_dir, "checkpoints")
-        self.restored = restore_latest(self.folder, model, optimizer)
-        if self.restored is None and config.init_weights:
+        restored = restore_latest(self.folder, model, optimizer)
+        if restored is None and config.init_weights:
             run_folder.load_init_weights(model, config.init_weights, run_dir)
-        self.step = int(self.restored or 0)
-        self.steps = run_folder.total_steps(config, len(pairs), 1)
-        self.seconds_before = run_folder.progress(run_dir)["train_seconds"] if self.restored else 0.0
-        self.start = time.perf_counter()
+        super().__init__(config, run_dir, int(restored or 0),
+                         run_folder.total_steps(config, len(pairs), 1), restored,
+                         config.batch_size * config.patch_size ** 2)
         self.state = read_state(model, optimizer)
-        self.train_step = make_train_step(model, optimizer, loss_fn)
+        self.step_function = make_train_step(model, optimizer, loss_fn)
         self.stream = stream(pairs, config.patch_size, config.batch_size, config.seed,
                              start_step=self.step)
-        self.best_psnr = -math.inf
-        if os.path.exists(os.path.join(run_dir, "best.json")):
-            with open(os.path.join(run_dir, "best.json")) as f:
-                self.best_psnr = json.load(f)["val_psnr"]
 
-    def checkpoint(self):
+    def train_step(self):
+        low, high = next(self.stream)
+        loss, self.state = self.step_function(self.state, shard(low), shard(high))
+        return float(loss)
+
+    def save_checkpoint(self):
         write_state(self.model, self.optimizer, self.state)
         save_checkpoint(self.folder, self.step, self.model, self.optimizer, self.config.keep_checkpoints)
-        run_folder.write_json_atomic(os.path.join(self.run_dir, "progress.json"), {
-            "step": self.step, "train_seconds": self.train_seconds()})
 
-    def train_seconds(self):
-        return self.seconds_before + time.perf_counter() - self.start
-
-    def validate(self):
+    def evaluate(self):
         if not self.val_pairs:
             return None
         write_state(self.model, self.optimizer, self.state)
-        psnr, ssim = evaluate(self.model, self.val_pairs)
-        logger.info("step %d: validation PSNR %.3f dB, SSIM %.4f on %d images", self.step, psnr,
-                    ssim, len(self.val_pairs))
-        if psnr > self.best_psnr:
-            self.best_psnr = psnr
-            model_lib.save(self.model, os.path.join(self.run_dir, "best.weights.h5"))
-            run_folder.write_json_atomic(os.path.join(self.run_dir, "best.json"),
-                                         {"step": self.step, "val_psnr": psnr, "val_ssim": ssim})
-        return psnr, ssim
+        return evaluate(self.model, self.val_pairs)
 
-    def train(self, session_end, stop):
-        config, window = self.config, [0.0, 0, time.perf_counter()]
-        while self.step < session_end and not stop.requested:
-            low, high = next(self.stream)
-            loss, self.state = self.train_step(self.state, shard(low), shard(high))
-            loss = float(loss)
-            if not math.isfinite(loss):
-                raise TrainingError(f"loss is {loss} at step {self.step + 1}: stopping. The last good "
-                                    f"checkpoint is kept; lower --learning_rate or check the data.")
-            self.step += 1
-            window[0] += loss
-            window[1] += 1
-            if self.step % config.checkpoint_every == 0 or self.step == self.steps:
-                self.checkpoint()
-            if self.step % config.log_every == 0 or self.step == session_end:
-                self.log(window)
-                window = [0.0, 0, time.perf_counter()]
-            if config.val_every and self.step % config.val_every == 0 and self.step < self.steps:
-                self.validate()
-        if stop.requested and self.step % config.checkpoint_every != 0:
-            self.checkpoint()
-
-    def log(self, window):
-        rate = window[1] / max(time.perf_counter() - window[2], 1e-9)
-        line = run_folder.progress_line(self.step, self.steps, window[0] / window[1],
-                                        float(self.schedule(self.step)), rate,
-                                        self.config.batch_size * self.config.patch_size ** 2)
-        logger.info(line)
-        run_folder.append_log(self.run_dir, line)
-
-    def finish(self):
-        metrics = self.validate()
+    def save_weights(self, path):
         write_state(self.model, self.optimizer, self.state)
-        model_lib.save(self.model, os.path.join(self.run_dir, "final.weights.h5"))
-        final = {"step": self.step, "config": json.loads(self.config.to_json()), "backend": "jax",
-                 "train_seconds": self.train_seconds(), "sessions": run_folder.sessions(self.run_dir)}
-        if metrics:
-            final.update(val_psnr=metrics[0], val_ssim=metrics[1])
-        run_folder.write_json_atomic(os.path.join(self.run_dir, "final.json"), final)
-        return metrics
+        model_lib.save(self.model, path)
+
+    def learning_rate(self):
+        return float(self.schedule(self.step))
+
+    def close(self):
+        self.stream.close()
 
 
 def run(config, run_dir, max_steps_this_session=None, stream=numpy_data.PairStream):
@@ -279,23 +235,9 @@ def run(config, run_dir, max_steps_this_session=None, stream=numpy_data.PairStre
     run_folder.write_json_atomic(os.path.join(run_dir, "config.json"), config.to_json())
     devices = set_up_devices(config.batch_size)
     keras.utils.set_random_seed(config.seed)
-    loop = _Loop(config, run_dir, *build(config), pairs, val_pairs, stream)
-    run_folder.record_session(run_dir, loop.step)
+    session = _JaxSession(config, run_dir, *build(config), pairs, val_pairs, stream)
+    run_folder.record_session(run_dir, session.step)
     logger.info("%s at step %d of %d: %d pairs, %d JAX device(s), batch %d, patch %d",
-                f"resumed from checkpoint {loop.restored}" if loop.restored else "starting",
-                loop.step, loop.steps, len(pairs), devices, config.batch_size, config.patch_size)
-    session_end = loop.steps if max_steps_this_session is None else min(
-        loop.steps, loop.step + max_steps_this_session)
-    stop = run_folder.StopRequested().install()
-    try:
-        loop.train(session_end, stop)
-    finally:
-        stop.uninstall()
-        loop.stream.close()
-    summary = {"step": loop.step, "total_steps": loop.steps, "finished": loop.step >= loop.steps,
-               "restored_from": loop.restored, "seconds_this_session": time.perf_counter() - loop.start}
-    if loop.step >= loop.steps:
-        metrics = loop.finish()
-        if metrics:
-            summary.update(val_psnr=metrics[0], val_ssim=metrics[1])
-    return summary
+                f"resumed from checkpoint {session.restored}" if session.restored else "starting",
+                session.step, session.steps, len(pairs), devices, config.batch_size, config.patch_size)
+    return session.run(max_steps_this_session)
