@@ -360,16 +360,11 @@ def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float
     return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
 
 
-def _synthesize_linear(
-    image: np.ndarray, rng: np.random.Generator, options: SynthesisOptions
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Like ``synthesize_pair`` but returns float32 *linear* low and high (before encoding)."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[-1] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image must be HxWx3 linear RGB, got shape {image.shape}")
-    # Every scalar is drawn up front, always in the same order, so that changing one
-    # probability (say, turning noise on) does not change the E and C drawn for a file.
-    draws = {
+def _draw(rng: np.random.Generator, options: SynthesisOptions) -> dict[str, Any]:
+    """Every scalar a pair may use, drawn up front and always in the same order, so that
+    changing one probability (say, turning noise on) does not change the E and C drawn for a
+    file."""
+    return {
         "kind": rng.random(),
         "exposure_ev": rng.uniform(*options.exposure_range),
         "contrast": rng.uniform(*options.contrast_range),
@@ -388,18 +383,12 @@ def _synthesize_linear(
         "backlight_highlight": rng.uniform(*options.backlight_highlight_range),
         "target_lift": rng.uniform(*options.target_lift_range),  # last, likewise
     }
-    high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
-    if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
-        kind = "black" if draws["kind"] < options.black_pair_prob else "white"
-        flat = np.full(high.shape, 0.0 if kind == "black" else 1.0, np.float32)
-        return flat, flat.copy(), {"kind": kind, "tricks": [kind]}
 
+
+def _darken(high: np.ndarray, draws: dict[str, Any], options: SynthesisOptions,
+            params: dict[str, Any]) -> np.ndarray:
+    """The low image: exposure (a number, or the backlight map) and contrast."""
     exposure_ev = float(draws["exposure_ev"])
-    contrast = float(draws["contrast"])
-    params: dict[str, Any] = {
-        "kind": "synthetic", "exposure_ev": round(exposure_ev, 6),
-        "contrast": round(contrast, 6), "tricks": [],
-    }
     exposure: float | np.ndarray = exposure_ev
     if draws["backlight"] < options.backlight_prob:
         exposure = backlight_ev_map(high, exposure_ev, draws["backlight_blur"],
@@ -410,13 +399,23 @@ def _synthesize_linear(
         params["backlight_quantile"] = round(float(draws["backlight_quantile"]), 6)
         if options.backlight_highlight_range != (0.0, 0.0):
             params["backlight_highlight"] = round(float(draws["backlight_highlight"]), 6)
-    low = apply_exposure_contrast(high, exposure, contrast)
+    return apply_exposure_contrast(high, exposure, float(draws["contrast"]))
+
+
+def _noise_trick(low: np.ndarray, draws: dict[str, Any], options: SynthesisOptions,
+                 params: dict[str, Any]) -> np.ndarray:
     if draws["noise"] < options.noise_prob:
         low = add_sensor_noise(low, draws["noise_photons"], draws["noise_read"],
                                np.random.default_rng(draws["noise_seed"]))
         params["tricks"].append("noise")
         params["noise_photons_at_white"] = round(draws["noise_photons"], 3)
         params["noise_read_sigma"] = round(draws["noise_read"], 8)
+    return low
+
+
+def _colour_tricks(low: np.ndarray, high: np.ndarray, draws: dict[str, Any],
+                   options: SynthesisOptions, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Saturation reduction (not on gray pairs), then gray."""
     gray = draws["gray"] < options.gray_prob
     if not gray and draws["saturation"] < options.saturation_prob:
         factor = float(draws["saturation_factor"])
@@ -429,12 +428,41 @@ def _synthesize_linear(
     if gray:
         low, high = reduce_saturation(low, 0.0), reduce_saturation(high, 0.0)
         params["tricks"].append("gray")
+    return low, high
+
+
+def _target_lift_trick(high: np.ndarray, draws: dict[str, Any], options: SynthesisOptions,
+                       params: dict[str, Any]) -> np.ndarray:
     if options.target_lift_range != (0.0, 0.0):
-        power = target_lift_power(exposure_ev, float(draws["target_lift"]),
+        power = target_lift_power(float(draws["exposure_ev"]), float(draws["target_lift"]),
                                   options.target_lift_onset_ev)
         high = srgb_to_linear(lift_encoded(linear_to_srgb(high), power, options.target_lift_luma))
         params["tricks"].append("target_lift")
         params["target_lift_power"] = round(power, 6)
+    return high
+
+
+def _synthesize_linear(
+    image: np.ndarray, rng: np.random.Generator, options: SynthesisOptions
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Like ``synthesize_pair`` but returns float32 *linear* low and high (before encoding)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must be HxWx3 linear RGB, got shape {image.shape}")
+    draws = _draw(rng, options)
+    high = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    if draws["kind"] < options.black_pair_prob + options.white_pair_prob:
+        kind = "black" if draws["kind"] < options.black_pair_prob else "white"
+        flat = np.full(high.shape, 0.0 if kind == "black" else 1.0, np.float32)
+        return flat, flat.copy(), {"kind": kind, "tricks": [kind]}
+    params: dict[str, Any] = {
+        "kind": "synthetic", "exposure_ev": round(float(draws["exposure_ev"]), 6),
+        "contrast": round(float(draws["contrast"]), 6), "tricks": [],
+    }
+    low = _darken(high, draws, options, params)
+    low = _noise_trick(low, draws, options, params)
+    low, high = _colour_tricks(low, high, draws, options, params)
+    high = _target_lift_trick(high, draws, options, params)
     return low, high, params
 
 

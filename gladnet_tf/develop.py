@@ -132,47 +132,71 @@ def read_raw_linear(
         raise ValueError("empty file (0 bytes)")
     with rawpy.imread(str(path)) as raw:
         sizes = raw.sizes
-        stored_black = [int(b) for b in raw.black_level_per_channel]
-        wb = [float(w) for w in raw.camera_whitebalance]
-        camera_wb = wb[1] > 0 and not np.allclose(wb[:3], wb[0])
-        user_black = None
-        if black_point == "auto" and max(stored_black) == 0:
-            visible, colors = raw.raw_image_visible, raw.raw_colors_visible
-            if sizes.crop_width and sizes.crop_height and crop:
-                rows = slice(sizes.crop_top_margin, sizes.crop_top_margin + sizes.crop_height)
-                cols = slice(sizes.crop_left_margin, sizes.crop_left_margin + sizes.crop_width)
-                visible, colors = visible[rows, cols], colors[rows, cols]
-            floors = [np.percentile(visible[colors == c], black_percentile)
-                      for c in np.unique(colors)]
-            floor = int(np.floor(min(floors)))
-            if floor > max(stored_black):
-                user_black = floor
-        half_size = bool(max_side) and max(sizes.iheight, sizes.iwidth) >= 2 * max_side
-        rgb16 = raw.postprocess(
-            use_camera_wb=camera_wb, use_auto_wb=not camera_wb, no_auto_bright=True,
-            gamma=(1, 1), output_bps=16, output_color=rawpy.ColorSpace.sRGB,
-            adjust_maximum_thr=0.0, half_size=half_size, user_flip=0, user_black=user_black,
-        )
-        white_level = int(raw.white_level)
-    scale = 2 if half_size else 1
-    if crop and sizes.crop_width and sizes.crop_height:
-        top, left = sizes.crop_top_margin // scale, sizes.crop_left_margin // scale
-        bottom = min(rgb16.shape[0], top + sizes.crop_height // scale)
-        right = min(rgb16.shape[1], left + sizes.crop_width // scale)
-        if bottom > top and right > left:
-            rgb16 = rgb16[top:bottom, left:right]
+        rgb16, info = _postprocess(raw, max_side, black_point, black_percentile, crop)
+    scale = 2 if info["half_size"] else 1
+    if crop:
+        rgb16 = _default_crop(rgb16, sizes, scale)
     rgb16 = np.rot90(rgb16, _LIBRAW_FLIPS.get(int(sizes.flip), 0))
     linear = rgb16.astype(np.float32) / 65535.0
-    source_size = [int(linear.shape[1] * scale), int(linear.shape[0] * scale)]
-    linear = resize_linear(np.ascontiguousarray(linear), max_side)
+    info["source_size"] = [int(linear.shape[1] * scale), int(linear.shape[0] * scale)]
+    info["rawpy"] = rawpy.__version__
+    return Decoded(resize_linear(np.ascontiguousarray(linear), max_side), info)
+
+
+def _postprocess(raw: Any, max_side: int | None, black_point: str, black_percentile: float,
+                 crop: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """LibRaw's development of an open raw file: uint16 HxWx3 linear sRGB (before the crop
+    and the rotation), and the settings it used (the start of ``read_raw_linear``'s info)."""
+    import rawpy
+
+    sizes = raw.sizes
+    stored_black = [int(b) for b in raw.black_level_per_channel]
+    wb = [float(w) for w in raw.camera_whitebalance]
+    camera_wb = wb[1] > 0 and not np.allclose(wb[:3], wb[0])
+    user_black = None
+    if black_point == "auto" and max(stored_black) == 0:
+        user_black = _black_from_data(raw, crop, black_percentile, max(stored_black))
+    half_size = bool(max_side) and max(sizes.iheight, sizes.iwidth) >= 2 * max_side
+    rgb16 = raw.postprocess(
+        use_camera_wb=camera_wb, use_auto_wb=not camera_wb, no_auto_bright=True,
+        gamma=(1, 1), output_bps=16, output_color=rawpy.ColorSpace.sRGB,
+        adjust_maximum_thr=0.0, half_size=half_size, user_flip=0, user_black=user_black,
+    )
     info = {
         "format": "raw", "white_balance": "camera" if camera_wb else "auto",
         "camera_wb": [round(w, 6) for w in wb], "black_level": stored_black,
         "black_point": black_point, "black_level_used": user_black or max(stored_black),
-        "white_level": white_level, "half_size": half_size, "source_size": source_size,
-        "rawpy": rawpy.__version__,
+        "white_level": int(raw.white_level), "half_size": half_size,
     }
-    return Decoded(linear, info)
+    return rgb16, info
+
+
+def _black_from_data(raw: Any, crop: bool, percentile: float, stored: int) -> int | None:
+    """The black level from the raw data: the ``percentile`` (in percent) of the visible (and,
+    with ``crop``, default-cropped) raw values, the lowest over CFA colours; None unless it
+    lies above the ``stored`` level."""
+    sizes = raw.sizes
+    visible, colors = raw.raw_image_visible, raw.raw_colors_visible
+    if sizes.crop_width and sizes.crop_height and crop:
+        rows = slice(sizes.crop_top_margin, sizes.crop_top_margin + sizes.crop_height)
+        cols = slice(sizes.crop_left_margin, sizes.crop_left_margin + sizes.crop_width)
+        visible, colors = visible[rows, cols], colors[rows, cols]
+    floors = [np.percentile(visible[colors == c], percentile) for c in np.unique(colors)]
+    floor = int(np.floor(min(floors)))
+    return floor if floor > stored else None
+
+
+def _default_crop(rgb16: np.ndarray, sizes: Any, scale: int) -> np.ndarray:
+    """The file's default crop (e.g. a DNG's DefaultCrop) of LibRaw's HxWx3 output, whose
+    pixels are ``scale`` sensor pixels wide (2 in half-size mode); unchanged without one."""
+    if not (sizes.crop_width and sizes.crop_height):
+        return rgb16
+    top, left = sizes.crop_top_margin // scale, sizes.crop_left_margin // scale
+    bottom = min(rgb16.shape[0], top + sizes.crop_height // scale)
+    right = min(rgb16.shape[1], left + sizes.crop_width // scale)
+    if bottom > top and right > left:
+        return rgb16[top:bottom, left:right]
+    return rgb16
 
 
 def read_linear(path: str | os.PathLike, *, max_side: int | None = None,

@@ -35,13 +35,14 @@ import time
 import zlib
 from concurrent import futures
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 
 from gladnet_tf import images
 from gladnet_tf.degradation import SynthesisOptions, synthesize_pair
 from gladnet_tf.develop import SOURCE_EXTENSIONS, read_linear
+from gladnet_tf.progress import Progress
 
 # --------------------------------------------------------------------------------------
 # Writing
@@ -123,7 +124,11 @@ class _Job:
     protected: frozenset
 
 
-def _process_source(job: _Job) -> tuple[str, dict[str, dict] | None, str | None]:
+# (source relative to the input folder, records of its pairs or None, error or None)
+_JobResult = tuple[str, dict[str, dict] | None, str | None]
+
+
+def _process_source(job: _Job) -> _JobResult:
     """Read one source, write its pairs. Returns (relative, records, error message)."""
     try:
         decoded = read_linear(job.source, max_side=job.max_side,
@@ -172,33 +177,61 @@ def make_dataset(
     max_side: int | None = 1024,
     raw_black_point: str = "metadata",
     num_workers: int = 1,
-    progress: Any = None,
+    progress: TextIO | None = None,
 ) -> DatasetReport:
     """Synthesise pairs for every supported file under ``input_dir``.
 
     Writes ``output_dir/high/NAME.png`` and ``output_dir/low/NAME.png`` (same NAME, e.g.
-    ``Kodak24__kodim01_0.png``) and ``output_dir/synthesis.json`` (per NAME: source path
-    relative to input_dir, variant, kind, E, C, tricks and their parameters, source info).
-    Bad sources are collected in ``report.failures`` (and printed to ``progress`` if given)
-    and skipped. Files are written atomically; an input file is never overwritten. If
-    ``output_dir`` lies inside ``input_dir`` it is not scanned for sources.
+    ``Kodak24__kodim01_0.png``; uint8 or, with ``options.bit_depth`` 16, uint16 HxWx3 sRGB)
+    and ``output_dir/synthesis.json`` (per NAME: source path relative to input_dir, variant,
+    kind, E, C, tricks and their parameters, source info). Bad sources are collected in
+    ``report.failures`` (and printed to ``progress`` if given) and skipped. Files are written
+    atomically; an input file is never overwritten. If ``output_dir`` lies inside
+    ``input_dir`` it is not scanned for sources.
 
     Args:
-      progress: a text stream for a progress line and failure lines (e.g. sys.stderr), or
-        None for silence.
+      progress: a text stream for a progress line (``progress.Progress``: sources done,
+        pairs written, failures, seconds, the source just done) and failure lines (e.g.
+        sys.stderr), or None for silence.
     """
     options = options or SynthesisOptions()
     input_dir, output_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
+    _check_arguments(input_dir, output_dir, seed, num_per_image, max_side)
+    jobs = _plan_jobs(input_dir, output_dir, options, seed, num_per_image, max_side,
+                      raw_black_point)
+    start = time.monotonic()
+    records, failures = _collect(_run_jobs(jobs, num_workers), len(jobs), progress)
+    summary = {
+        "input_dir": str(input_dir),
+        "seed": seed, "num_per_image": num_per_image, "max_side": max_side,
+        "raw_black_point": raw_black_point, "options": dataclasses.asdict(options),
+        "num_sources": len(jobs), "num_pairs": len(records),
+        "failures": [{"source": s, "error": e} for s, e in failures],
+        "pairs": dict(sorted(records.items())),
+    }
+    images.write_bytes_atomic(output_dir / "synthesis.json",
+                              json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
+    return DatasetReport(records=summary["pairs"], failures=failures, num_sources=len(jobs),
+                         seconds=time.monotonic() - start)
+
+
+def _check_arguments(input_dir: Path, output_dir: Path, seed: int, num_per_image: int,
+                     max_side: int | None) -> None:
     if not input_dir.is_dir():
         raise ValueError(f"input folder not found: {input_dir}")
+    if output_dir == input_dir:
+        raise ValueError(f"the output folder is the input folder: {input_dir}")
     if num_per_image < 1:
         raise ValueError(f"num_per_image must be >= 1, got {num_per_image}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     if max_side is not None and max_side < 0:
         raise ValueError(f"max_side must be >= 0, got {max_side}")
-    if output_dir == input_dir:
-        raise ValueError(f"the output folder is the input folder: {input_dir}")
+
+
+def _plan_jobs(input_dir: Path, output_dir: Path, options: SynthesisOptions, seed: int,
+               num_per_image: int, max_side: int | None, raw_black_point: str) -> list[_Job]:
+    """One job per source under ``input_dir``; creates ``output_dir/low`` and ``/high``."""
     sources = find_sources(input_dir, exclude=output_dir)
     if not sources:
         raise ValueError(f"no supported images under {input_dir} (extensions: "
@@ -209,63 +242,42 @@ def make_dataset(
     for folder in ("low", "high"):
         (output_dir / folder).mkdir(parents=True, exist_ok=True)
     relatives = [p.relative_to(input_dir).as_posix() for p in sources]
-    jobs = [
+    return [
         _Job(source, relative, stem, seed, num_per_image, max_side or None, raw_black_point,
              options, output_dir, protected)
         for source, relative, stem in zip(sources, relatives, _output_stems(relatives))
     ]
-    start = time.monotonic()
-    records: dict[str, dict] = {}
-    failures: list[tuple[str, str]] = []
-    tty = progress is not None and getattr(progress, "isatty", lambda: False)()
 
-    def report(done: int, relative: str, error: str | None) -> None:
-        if progress is None:
-            return
-        step = max(1, len(jobs) // 50)  # a log file gets about 50 lines, a terminal one
-        if not tty and error is None and done % step and done != len(jobs):
-            return
-        if error is not None:
-            if tty:
-                progress.write("\r\033[K")
-            progress.write(f"FAILED {relative}: {error}\n")
-        bar = "#" * int(24 * done / max(len(jobs), 1))
-        line = (f"[{bar:<24}] {done}/{len(jobs)} sources, {len(records)} pairs, "
-                f"{len(failures)} failed, {time.monotonic() - start:.0f}s  {relative}")
-        progress.write(("\r\033[K" + line) if tty else line + "\n")
-        progress.flush()
 
-    def collect(done: int, result: tuple[str, dict | None, str | None]) -> None:
-        relative, new_records, error = result
-        if error is not None:
-            failures.append((relative, error))
-        else:
-            records.update(new_records or {})
-        report(done, relative, error)
-
+def _run_jobs(jobs: Sequence[_Job], num_workers: int) -> Iterator[_JobResult]:
+    """Each job's result as it finishes: in order on one worker, else as they come."""
     if num_workers > 1 and len(jobs) > 1:
         with futures.ProcessPoolExecutor(max_workers=num_workers) as pool:
             pending = [pool.submit(_process_source, job) for job in jobs]
-            for done, future in enumerate(futures.as_completed(pending), start=1):
-                collect(done, future.result())
+            for future in futures.as_completed(pending):
+                yield future.result()
     else:
-        for done, job in enumerate(jobs, start=1):
-            collect(done, _process_source(job))
-    if tty:
-        progress.write("\n")
-    failures.sort()
-    summary = {
-        "input_dir": str(input_dir),
-        "seed": seed, "num_per_image": num_per_image, "max_side": max_side,
-        "raw_black_point": raw_black_point, "options": dataclasses.asdict(options),
-        "num_sources": len(jobs), "num_pairs": len(records),
-        "failures": [{"source": s, "error": e} for s, e in failures],
-        "pairs": dict(sorted(records.items())),
-    }
-    images.write_bytes_atomic(output_dir / "synthesis.json",
-                 json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
-    return DatasetReport(records=summary["pairs"], failures=failures, num_sources=len(jobs),
-                         seconds=time.monotonic() - start)
+        for job in jobs:
+            yield _process_source(job)
+
+
+def _collect(results: Iterable[_JobResult], total: int,
+             stream: TextIO | None) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """The records of all pairs and the sorted failures, shown on a progress line as they
+    come (a log gets about 50 lines, and one per failure)."""
+    records: dict[str, dict] = {}
+    failures: list[tuple[str, str]] = []
+    bar = Progress(total, "sources", stream, every=max(1, total // 50))
+    for relative, new_records, error in results:
+        if error is not None:
+            failures.append((relative, error))
+            bar.write(f"FAILED {relative}: {error}")
+        else:
+            records.update(new_records or {})
+        bar.update(relative, f"{len(records)} pairs, {len(failures)} failed",
+                   force=error is not None)
+    bar.finish()
+    return records, sorted(failures)
 
 
 # --------------------------------------------------------------------------------------
