@@ -14,8 +14,12 @@ alphabetically), every shape is checked against the Keras layer, and optimizer s
 ignored. Kernels are HWIO in both frameworks, so no transposition is needed.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -49,8 +53,12 @@ TF1_NAME_TABLE = {
 }
 
 
-def expected_variables(model=None):
-    """``{tf1_name: shape}`` of the 34 trainable tensors the converter needs."""
+def expected_variables(model: model_lib.GLADNet | None = None) -> dict[str, tuple[int, ...]]:
+    """``{tf1_name: shape}`` of the 34 trainable tensors the converter needs.
+
+    Kernels are HWIO ``(3, 3, in, out)``, biases ``(out,)``; the shapes of ``model``'s layers,
+    or of a default ``GLADNet()`` when ``model`` is None.
+    """
     if model is None:
         model = model_lib.GLADNet()
     expected = {}
@@ -61,14 +69,14 @@ def expected_variables(model=None):
     return expected
 
 
-def read_tf1_checkpoint(prefix):
+def read_tf1_checkpoint(prefix: str) -> dict[str, np.ndarray]:
     """Reads the 34 trainable tensors of a TF1 GLADNet checkpoint.
 
     Args:
         prefix: checkpoint prefix (``.../GLADNet``) or a folder holding a ``checkpoint`` file.
 
     Returns:
-        ``{tf1_name: np.ndarray}`` for the kernel and bias of every conv.
+        ``{tf1_name: np.ndarray}`` for the kernel (float32 HWIO) and bias (float32) of every conv.
 
     Raises:
         FileNotFoundError: no checkpoint at ``prefix``.
@@ -108,8 +116,12 @@ def read_tf1_checkpoint(prefix):
         ) from error
 
 
-def assign_tf1_weights(model, tensors):
-    """Copies ``{tf1_name: array}`` into ``model`` through the name table (shapes asserted)."""
+def assign_tf1_weights(model: model_lib.GLADNet, tensors: Mapping[str, np.ndarray]) -> model_lib.GLADNet:
+    """Copies ``{tf1_name: array}`` into ``model`` through the name table (shapes asserted).
+
+    ``tensors`` is what ``read_tf1_checkpoint`` returns (float32, kernels HWIO). Returns
+    ``model``; raises CheckpointError where a shape does not fit its layer.
+    """
     for layer_name, scope in TF1_NAME_TABLE.items():
         layer = model.get_layer(layer_name)
         kernel, bias = tensors[f"{scope}/kernel"], tensors[f"{scope}/bias"]
@@ -122,7 +134,7 @@ def assign_tf1_weights(model, tensors):
     return model
 
 
-def convert(prefix, output=None):
+def convert(prefix: str, output: str | os.PathLike | None = None) -> model_lib.GLADNet:
     """Builds a GLADNet with the checkpoint's weights; saves them to ``output`` if given.
 
     ``output`` ending in ``.keras`` saves the whole model; otherwise it must end in
@@ -134,11 +146,13 @@ def convert(prefix, output=None):
     return model
 
 
-def verify(model, oracle_dir):
+def verify(model: model_lib.GLADNet, oracle_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Compares ``model`` with the original graph's outputs stored as ``*.npz`` in a folder.
 
-    Returns a list of dicts (case, shape, max/mean abs difference of ``output`` and
-    ``global96``).
+    Each file holds ``input`` (uint8 HxWx3 RGB, 0-255), ``output`` (float32 HxWx3 in
+    [0, inf), the original's raw output for ``input / 255``) and ``global96`` (float32
+    96x96x64, its illumination map). Returns a list of dicts (case, shape ``[H, W]``,
+    max/mean abs difference of ``output`` and ``global96``); FileNotFoundError if none.
     """
     import glob
 
@@ -164,7 +178,12 @@ def verify(model, oracle_dir):
     return rows
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
+    """The command (flags from ``run``); returns the exit code.
+
+    0: converted (and, with ``--verify``, within ``--tolerance``); 1: no usable checkpoint,
+    or a parity difference above the tolerance.
+    """
     del argv
     from absl import flags
 
@@ -201,7 +220,7 @@ def _define_flags():
     flags.mark_flags_as_required(["tf1_checkpoint", "output"])
 
 
-def run():
+def run() -> NoReturn:
     """The ``gladnet-convert`` command: defines the flags, runs ``main``, exits."""
     from absl import app
 
