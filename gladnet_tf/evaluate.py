@@ -14,6 +14,8 @@ Writes ``REPORT.csv`` and ``REPORT.json`` (per image and mean; ``--report`` sets
 and prints a table; ``--save_dir`` keeps the enhanced images as PNG.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import json
@@ -21,6 +23,8 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -30,8 +34,14 @@ from gladnet_tf import images as images_lib
 METHODS = ("none", "gladnet", "msrcr", "dehz", "lime", "srie", "gamma")
 
 
-def make_method(name, weights=None, tile=512):
-    """Returns ``f(rgb float32 HxWx3 in [0, 1]) -> float array HxWx3`` for a method name."""
+def make_method(name: str, weights: str | None = None,
+                tile: int = 512) -> Callable[[np.ndarray], np.ndarray]:
+    """Returns ``f(rgb float32 HxWx3 in [0, 1]) -> float array HxWx3`` for a method name.
+
+    ``name`` is one of ``METHODS``; the output is in [0, 1] (baselines, ``none``) or in
+    [0, inf) (``gladnet``, not clipped). ``weights`` and ``tile`` are used by ``gladnet`` only
+    (default weights: the shipped ones). ValueError for an unknown name.
+    """
     if name == "none":
         return lambda rgb: rgb
     if name == "gladnet":
@@ -53,11 +63,16 @@ def _ground_truth_index(gt_dir):
     return index
 
 
-def evaluate(method, data, gt=None, save_dir=None, weights=None, log=print):
+def evaluate(method: str, data: str, gt: str | None = None, save_dir: str | None = None,
+             weights: str | None = None,
+             log: Callable[[str], Any] = print) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Scores ``method`` on the images of ``data``; returns (rows, summary).
 
     Each row: name, and psnr/ssim (with ground truth) or niqe (without), plus seconds of the
-    method; a file that fails gets an ``error`` instead.
+    method; a file that fails gets an ``error`` instead. PSNR (dB) and SSIM compare 8-bit
+    images on [0, 255]. The summary holds method, data, gt, weights, counts of images and
+    failures, and ``mean_X`` / ``count_X`` for each metric and for seconds (mean None if no
+    finite value). ``log`` gets one line per failed file.
     """
     if os.path.isdir(os.path.join(data, "low")):
         gt = gt or images_lib.find_high_folder(data)
@@ -106,7 +121,8 @@ def evaluate(method, data, gt=None, save_dir=None, weights=None, log=print):
     return rows, summary
 
 
-def write_report(prefix, rows, summary):
+def write_report(prefix: str, rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Writes ``PREFIX.csv`` (one row per image) and ``PREFIX.json`` (summary and rows), atomically."""
     folder = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
     columns = ["image"] + [c for c in ("psnr", "ssim", "niqe", "seconds", "error") if any(c in r for r in rows)]
@@ -119,7 +135,8 @@ def write_report(prefix, rows, summary):
     atomic.write_bytes(prefix + ".json", json.dumps({"summary": summary, "images": rows}, indent=2).encode())
 
 
-def format_table(rows, summary):
+def format_table(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """The per-image scores and their means as a text table (no final newline)."""
     metrics = [m for m in ("psnr", "ssim", "niqe") if summary.get(f"mean_{m}") is not None or any(m in r for r in rows)]
     lines = [f"{'image':28s}" + "".join(f"{m.upper():>10s}" for m in metrics)]
     for row in rows:
@@ -132,7 +149,12 @@ def format_table(rows, summary):
     return "\n".join(lines)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
+    """The command (flags from ``run``); returns the exit code.
+
+    0: every image scored; 1: some failed (reports written all the same); 2: nothing could
+    start (missing folder or weights, unknown method).
+    """
     del argv
     from absl import flags
 
@@ -162,7 +184,7 @@ def _define_flags():
     flags.mark_flag_as_required("data")
 
 
-def run():
+def run() -> NoReturn:
     """The ``gladnet-evaluate`` command: defines the flags, runs ``main``, exits."""
     from absl import app
 
