@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+if TYPE_CHECKING:  # for annotations only
+    from PIL import Image
+
+    from gladnet_tf import inference
 
 ImageLike = Union[np.ndarray, "os.PathLike[str]", str, Any]  # Any: a PIL.Image.Image
 
@@ -47,7 +52,7 @@ def _cached_enhancer(path: str, tile: int, precision: str, algorithm: str):
 
 
 def get_enhancer(weights: str | os.PathLike | None = None, *, tile: int = 512,
-                 precision: str = "float32", algorithm: str = "direct"):
+                 precision: str = "float32", algorithm: str = "direct") -> inference.Enhancer:
     """The shared ``inference.Enhancer`` for these weights and options (built on first use).
 
     Args:
@@ -56,6 +61,8 @@ def get_enhancer(weights: str | os.PathLike | None = None, *, tile: int = 512,
       tile: images of more than tile x tile pixels are enhanced in exact tiles (0 = never).
       precision: "float32" (exact) or "bfloat16" (faster on CPUs that have it; not exact).
       algorithm: "direct" or "winograd" (float32; ~1e-6 from "direct").
+
+    Its ``enhance`` maps float32 HxWx3 RGB in [0, 1] to the raw float32 output in [0, inf).
     """
     return _cached_enhancer(_weights_path(weights), int(tile), precision, algorithm)
 
@@ -120,8 +127,9 @@ def _back(output: np.ndarray, alpha: np.ndarray | None, layout: str, bits: int) 
     return output
 
 
-def enhance(image: ImageLike, weights: str | os.PathLike | None = None, *, enhancer=None,
-            tile: int = 512, precision: str = "float32", algorithm: str = "direct"):
+def enhance(image: ImageLike, weights: str | os.PathLike | None = None, *,
+            enhancer: inference.Enhancer | None = None, tile: int = 512, precision: str = "float32",
+            algorithm: str = "direct") -> np.ndarray | Image.Image:
     """Enhances one low-light image with GLADNet; returns the same kind it was given.
 
     Args:
@@ -141,7 +149,8 @@ def enhance(image: ImageLike, weights: str | os.PathLike | None = None, *, enhan
 
     Returns:
       uint8 in -> uint8 out, uint16 -> uint16, float -> float32 in [0, 1] (the network's
-      output clipped), same height, width and channel layout as the input.
+      output clipped), same height, width and channel layout as the input; a PIL image for
+      a PIL image, a numpy array otherwise.
     """
     from gladnet_tf import images
 
