@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import tempfile
+import types
 
 VERBOSE_ENV = "GLADNET_VERBOSE"
 # An Abseil/TSL log record: severity letter, MMDD, time, thread id, file:line].
@@ -45,6 +46,7 @@ STARTUP_LINES: list[str] = []  # the C++ records held back, for ``GLADNET_VERBOS
 
 
 def verbose() -> bool:
+    """Whether ``GLADNET_VERBOSE`` is set to something other than empty, 0, false or no."""
     return os.environ.get(VERBOSE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -141,11 +143,12 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Takes the finder of ``install`` off ``sys.meta_path`` (nothing if it is not there)."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
 
 
-def import_tensorflow():
+def import_tensorflow() -> types.ModuleType:
     """Imports TensorFlow without its C++ start-up lines (when not imported yet); returns it."""
     install()
     import tensorflow as tf

@@ -31,6 +31,8 @@ Layouts: activations are float32 ``(H, W, C)`` (no batch axis); kernels are Kera
 ``(3, 3, C, K)``.
 """
 
+from __future__ import annotations
+
 import numpy as np
 import tensorflow as tf
 
@@ -74,11 +76,12 @@ _AT = np.array(
 )
 
 
-def transform_kernel(kernel):
+def transform_kernel(kernel: np.ndarray) -> tf.Tensor:
     """Keras 3x3 kernel ``(3, 3, C, K)`` -> Winograd-domain kernel ``(36, C, K)`` float32.
 
-    Computed in float64 and rounded once. Index ``a * 6 + b`` holds row ``a``, column ``b`` of
-    ``G g G^T`` (Keras convolutions are cross-correlations, as the transforms below assume).
+    ``kernel`` is anything ``np.asarray`` takes (a Keras variable too). Computed in float64
+    and rounded once. Index ``a * 6 + b`` holds row ``a``, column ``b`` of ``G g G^T``
+    (Keras convolutions are cross-correlations, as the transforms below assume).
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 4 or kernel.shape[:2] != (3, 3):
@@ -131,11 +134,11 @@ def _block(inputs, u, bias):
     return tf.nn.relu(out + bias)
 
 
-def conv3x3_relu(x, u, bias):
+def conv3x3_relu(x: tf.Tensor, u: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
     """``relu(conv2d(x, kernel, SAME) + bias)`` for ``x`` of shape ``(H, W, C)`` float32.
 
     ``u`` is ``transform_kernel(kernel)``; ``bias`` is ``(K,)``. Works inside ``tf.function``
-    with unknown H and W. Returns ``(H, W, K)`` float32.
+    with unknown H and W. Returns ``(H, W, K)`` float32 in [0, inf) (the ReLU).
     """
     height, width = tf.shape(x)[0], tf.shape(x)[1]
     channels = x.shape[-1]
