@@ -15,16 +15,17 @@ Importing this package imports nothing heavy (no TensorFlow, and scikit-image on
 """
 
 import importlib
+from typing import Any
 
 __all__ = ["psnr", "ssim"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # Lazy, so that the NIQE command line does not pay for importing scikit-image.
     if name in __all__:
         return getattr(importlib.import_module("gladnet_tf.metrics.fidelity"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)

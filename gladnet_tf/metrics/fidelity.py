@@ -6,6 +6,8 @@ so that scores do not depend on the images' content or dtype. The argument order
 does not matter (both metrics are symmetric).
 """
 
+from __future__ import annotations
+
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -39,7 +41,7 @@ def _check_pair(a, b):
     return out[0], out[1]
 
 
-def psnr(a, b):
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(255^2 / MSE)`` over all samples.
 
     Args:
@@ -59,7 +61,7 @@ def psnr(a, b):
     return float(peak_signal_noise_ratio(a, b, data_range=DATA_RANGE))
 
 
-def ssim(a, b):
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Mean SSIM (Wang et al. 2004) with MATLAB ``ssim``'s settings.
 
     Gaussian weighting with sigma 1.5 (11x11 support), population covariances, K1 =

@@ -42,11 +42,14 @@ prints ``PATH<TAB>SCORE`` per image; unreadable images are reported on stderr, t
 rest are still scored, and the exit status is 1 if any image failed.
 """
 
+from __future__ import annotations
+
 import argparse
 import importlib.resources
 import math
 import sys
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.special
@@ -67,7 +70,7 @@ _PARAMS_CACHE = {}
 # --------------------------------------------------------------------------- model
 
 
-def load_pristine_params():
+def load_pristine_params() -> tuple[np.ndarray, np.ndarray]:
     """The LIVE pristine model: ``(mu, cov)``, shapes (36,) and (36, 36), float64.
 
     Read once from the package data file ``niqe_pris_params.npz`` (bit-identical to
@@ -85,7 +88,7 @@ def load_pristine_params():
 # ------------------------------------------------------------------ MATLAB helpers
 
 
-def rgb2gray(rgb):
+def rgb2gray(rgb: np.ndarray) -> np.ndarray:
     """MATLAB ``rgb2gray``: HxWx3 RGB -> HxW gray.
 
     uint8 input (0..255) gives uint8 output rounded to nearest (ties away from zero,
@@ -169,7 +172,7 @@ def _resize_axis(array, axis, weights, indices):
     return np.moveaxis(out, 0, axis)
 
 
-def imresize(image, scale, antialias=True):
+def imresize(image: np.ndarray, scale: float, antialias: bool = True) -> np.ndarray:
     """MATLAB ``imresize(image, scale)`` with the default bicubic kernel.
 
     Args:
@@ -243,7 +246,7 @@ def _gaussian_filter(image):
     return out
 
 
-def mscn(gray):
+def mscn(gray: np.ndarray) -> np.ndarray:
     """Mean-subtracted contrast-normalised coefficients of a 2-D float image.
 
     ``(I - mu) / (sigma + 1)`` with mu and sigma the local mean and deviation under
@@ -343,7 +346,7 @@ def _to_gray(image):
     return gray
 
 
-def niqe_features(image):
+def niqe_features(image: np.ndarray) -> np.ndarray:
     """Per-block NIQE features, shape (num_blocks, 36), float64.
 
     Columns 0..17 are scale 1 (96x96 blocks), 18..35 scale 2 (48x48 blocks of the
@@ -392,7 +395,7 @@ def _nancov(feats):
     return centred.T @ centred / max(n - 1, 1)
 
 
-def niqe(image):
+def niqe(image: np.ndarray) -> float:
     """NIQE score of one image (LIVE release, 96x96 blocks, no overlap); lower is better.
 
     Args:
@@ -442,8 +445,11 @@ def _read_rgb(path):
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def main(argv=None):
-    """Score image files; returns the process exit status (0 ok, 1 if any failed)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Score image files; returns the process exit status (0 ok, 1 if any failed).
+
+    ``argv``: the arguments without the program name (default ``sys.argv[1:]``).
+    """
     parser = argparse.ArgumentParser(
         prog="python -m gladnet_tf.metrics.niqe",
         description="NIQE (LIVE release model) of image files; lower is better. "
