@@ -22,6 +22,8 @@ Each module's docstring states its exact parameters and any departure from the p
 these modules import only numpy and scipy (no TensorFlow).
 """
 
+import numpy as np
+
 from . import dehz, gamma, lime, msrcr, srie
 
 METHODS = {
@@ -35,7 +37,7 @@ METHODS = {
 __all__ = ["METHODS", "enhance"]
 
 
-def enhance(method_name, image):
+def enhance(method_name: str, image: np.ndarray) -> np.ndarray:
     """Enhance ``image`` (HxWx3 float RGB in [0, 1]) with the named method.
 
     Returns an HxWx3 float32 RGB image in [0, 1]. Raises ValueError for an unknown method name

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def as_rgb(image):
+def as_rgb(image: np.ndarray) -> np.ndarray:
     """Validates an HxWx3 float image and returns it as float64 clipped to [0, 1].
 
     Raises ValueError for another layout, an integer dtype (divide by 255 first: an 8-bit

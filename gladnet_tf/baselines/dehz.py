@@ -58,8 +58,12 @@ def _box_mean(x, r):
     return s / count
 
 
-def guided_filter(guide, src, radius, eps):
-    """He et al.'s grey-guide guided filter: HxW guide and source -> HxW filtered source."""
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s grey-guide guided filter: HxW guide and source -> HxW filtered source.
+
+    Float arrays of any range (here in [0, 1]); ``radius`` in pixels (window 2r+1, clipped at
+    the borders), ``eps`` the regularisation on the guide's variance. Returns float64.
+    """
     mean_i = _box_mean(guide, radius)
     mean_p = _box_mean(src, radius)
     cov_ip = _box_mean(guide * src, radius) - mean_i * mean_p
@@ -79,7 +83,7 @@ def _atmospheric_light(inv):
     return np.maximum(flat[best], A_FLOOR)
 
 
-def enhance(image, omega=OMEGA, patch=PATCH):
+def enhance(image: np.ndarray, omega: float = OMEGA, patch: int = PATCH) -> np.ndarray:
     """DeHZ-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
     img = as_rgb(image)
     inv = 1.0 - img

@@ -18,7 +18,7 @@ from ._common import as_rgb
 EXPONENT = 0.5
 
 
-def enhance(image, exponent=EXPONENT):
+def enhance(image: np.ndarray, exponent: float = EXPONENT) -> np.ndarray:
     """Returns ``image ** exponent`` as float32 in [0, 1]; ``exponent`` must be in (0, inf)."""
     if not exponent > 0:
         raise ValueError(f"exponent must be positive, got {exponent}")

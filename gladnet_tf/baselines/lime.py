@@ -117,7 +117,8 @@ def _smoothing_matrix(wx, wy, rank):
     return sp.csc_matrix((data, (rows, cols)), shape=(n, n))
 
 
-def solve_weighted_smoothing(rhs, wx, wy, refine_steps=2):
+def solve_weighted_smoothing(rhs: np.ndarray, wx: np.ndarray, wy: np.ndarray,
+                             refine_steps: int = 2) -> np.ndarray:
     """Solve (I + Dx^T diag(wx) Dx + Dy^T diag(wy) Dy) t = rhs for an HxW image t.
 
     rhs, wx, wy: HxW float arrays; weights must be >= 0. Returns HxW float64.
@@ -154,7 +155,8 @@ def _forward_diff(t):
     return gx, gy
 
 
-def estimate_illumination(image, alpha=ALPHA, eps=EPS, sigma=SIGMA):
+def estimate_illumination(image: np.ndarray, alpha: float = ALPHA, eps: float = EPS,
+                          sigma: float = SIGMA) -> np.ndarray:
     """Refined illumination map T (HxW float64 in [T_FLOOR, 1]) of an HxWx3 RGB image in [0, 1]."""
     img = as_rgb(image)
     t_hat = img.max(axis=2)
@@ -170,7 +172,8 @@ def estimate_illumination(image, alpha=ALPHA, eps=EPS, sigma=SIGMA):
     return np.clip(t, T_FLOOR, 1.0)
 
 
-def enhance(image, alpha=ALPHA, gamma=GAMMA, eps=EPS, sigma=SIGMA):
+def enhance(image: np.ndarray, alpha: float = ALPHA, gamma: float = GAMMA, eps: float = EPS,
+            sigma: float = SIGMA) -> np.ndarray:
     """LIME-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1].
 
     Output = clip(L / T^gamma, 0, 1) with T from ``estimate_illumination``.

@@ -28,6 +28,8 @@ constant image, a single pixel), there is nothing to stretch and the input is re
 unchanged (clipped to [0, 1]).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.fft
 
@@ -42,8 +44,11 @@ HIGH_CLIP = 0.01
 __all__ = ["enhance", "gaussian_surround"]
 
 
-def gaussian_surround(channels, sigma):
-    """Gaussian blur (std ``sigma`` px) of an HxWxC array with mirror boundaries, via the DCT-II."""
+def gaussian_surround(channels: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (std ``sigma`` px) of an HxWxC array with mirror boundaries, via the DCT-II.
+
+    Float values of any range (here 8-bit-equivalent intensities in [1, 256]); returns float64.
+    """
     h, w = channels.shape[:2]
     coeffs = scipy.fft.dctn(channels, type=2, axes=(0, 1), norm="ortho")
     wy = np.pi * np.arange(h) / h
@@ -53,7 +58,8 @@ def gaussian_surround(channels, sigma):
     return scipy.fft.idctn(coeffs, type=2, axes=(0, 1), norm="ortho")
 
 
-def enhance(image, scales=SCALES, alpha=ALPHA, beta=BETA, low_clip=LOW_CLIP, high_clip=HIGH_CLIP):
+def enhance(image: np.ndarray, scales: Sequence[float] = SCALES, alpha: float = ALPHA, beta: float = BETA,
+            low_clip: float = LOW_CLIP, high_clip: float = HIGH_CLIP) -> np.ndarray:
     """MSRCR-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
     img = as_rgb(image)
     j = 255.0 * img + 1.0

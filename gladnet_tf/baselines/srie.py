@@ -101,7 +101,8 @@ def _rel_change(new, old):
     return diff / denom
 
 
-def decompose(v, c1=C1, c2=C2, lam=LAMBDA, tol=TOL, max_iter=MAX_ITER):
+def decompose(v: np.ndarray, c1: float = C1, c2: float = C2, lam: float = LAMBDA, tol: float = TOL,
+              max_iter: int = MAX_ITER) -> tuple[np.ndarray, np.ndarray, int]:
     """Split an HxW value channel v in [0, 1] into (R, L, iterations), both HxW float64.
 
     R in (0, 1], L in [max(v, 1/255), 1], and R * L ~ max(v, 1/255).
@@ -143,7 +144,8 @@ def decompose(v, c1=C1, c2=C2, lam=LAMBDA, tol=TOL, max_iter=MAX_ITER):
     return np.exp(r), np.minimum(np.exp(l) / 255.0, 1.0), it
 
 
-def enhance(image, c1=C1, c2=C2, lam=LAMBDA, gamma=GAMMA, tol=TOL, max_iter=MAX_ITER):
+def enhance(image: np.ndarray, c1: float = C1, c2: float = C2, lam: float = LAMBDA, gamma: float = GAMMA,
+            tol: float = TOL, max_iter: int = MAX_ITER) -> np.ndarray:
     """SRIE-enhance an HxWx3 RGB image in [0, 1]; returns HxWx3 float32 in [0, 1]."""
     img = as_rgb(image)
     v = img.max(axis=2)
