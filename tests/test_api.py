@@ -83,3 +83,23 @@ def test_presets_list_the_shipped_weights_with_records():
     reference = gladnet_tf.GLADNet.from_preset("default")
     for a, b in zip(model.weights, reference.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_package_exports_what_all_says_lazily():
+    import subprocess
+    import sys
+
+    from gladnet_tf import config, inference, model
+
+    for name in gladnet_tf.__all__:
+        assert getattr(gladnet_tf, name) is not None, name
+        assert name in dir(gladnet_tf)
+    assert gladnet_tf.load_model is model.load and gladnet_tf.Enhancer is inference.Enhancer
+    assert gladnet_tf.TrainConfig is config.TrainConfig
+    with pytest.raises(AttributeError, match="no_such_name"):
+        gladnet_tf.no_such_name  # noqa: B018
+    # Importing the package (and reading __all__) loads neither TensorFlow nor Keras.
+    code = ("import sys, gladnet_tf; gladnet_tf.__all__; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
