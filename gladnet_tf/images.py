@@ -209,25 +209,9 @@ def decode(data, path, max_pixels=DEFAULT_MAX_PIXELS):
     for files that come from elsewhere than the local filesystem."""
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
-    # Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS, about 179 MP) would override
-    # ``max_pixels``; opening reads only the header, and our exact check follows right after,
-    # before any pixel is decoded. So Pillow's guard is off for this call only.
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    try:
-        Image.MAX_IMAGE_PIXELS = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise ImageError(path, "image too large (decompression bomb guard)") from None
-    except Image.UnidentifiedImageError:
-        if data[:4] in TIFF_SIGNATURES:  # e.g. float RGB, which Pillow does not open
-            return _read_tiff_without_pillow(data, path, max_pixels)
-        raise ImageError(path, "not an image file (content is not PNG, JPEG, BMP, TIFF or WebP)") from None
-    except Exception as error:
-        raise ImageError(path, f"not a readable image ({type(error).__name__}: {error})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
+    image = _open_header(data, path)
+    if image is None:  # a TIFF that Pillow does not open, e.g. float RGB
+        return _read_tiff_without_pillow(data, path, max_pixels)
     fmt = PIL_FORMATS.get(image.format)
     if fmt is None:
         raise ImageError(path, f"unsupported image format {image.format!r} (supported: PNG, JPEG, BMP, TIFF, WebP)")
@@ -238,6 +222,44 @@ def decode(data, path, max_pixels=DEFAULT_MAX_PIXELS):
         orientation = image.getexif().get(0x0112, 1)
     except Exception:
         orientation = 1
+    rgb, alpha, depth, orientation = _decode_pixels(image, data, path, fmt, orientation)
+    if orientation != 1:
+        rgb, alpha = _apply_orientation(rgb, alpha, orientation)
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, format=fmt)
+
+
+def _open_header(data, path):
+    """Pillow's image for ``data`` (header read only), or None for a TIFF that Pillow cannot open.
+
+    Pillow's own guard (2 x Image.MAX_IMAGE_PIXELS, about 179 MP) would override
+    ``max_pixels``; opening reads only the header, and our exact check follows right after,
+    before any pixel is decoded. So Pillow's guard is off for this call only.
+    """
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageError(path, "image too large (decompression bomb guard)") from None
+    except Image.UnidentifiedImageError:
+        if data[:4] in TIFF_SIGNATURES:
+            return None
+        raise ImageError(path, "not an image file (content is not PNG, JPEG, BMP, TIFF or WebP)") from None
+    except Exception as error:
+        raise ImageError(path, f"not a readable image ({type(error).__name__}: {error})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
+
+
+def _decode_pixels(image, data, path, fmt, orientation):
+    """(rgb, alpha, bit depth, orientation still to apply) of an opened image, values in [0, 1].
+
+    16-bit PNGs and TIFFs are read from ``data`` at full depth; everything else through Pillow,
+    which applies the EXIF orientation itself (so 1 is returned for it).
+    """
     try:
         rgb = alpha = None
         depth = 8
@@ -262,10 +284,7 @@ def decode(data, path, max_pixels=DEFAULT_MAX_PIXELS):
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(path, f"truncated or corrupt {image.format} ({reason})") from None
-    if orientation != 1:
-        rgb, alpha = _apply_orientation(rgb, alpha, orientation)
-    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    return LoadedImage(rgb=rgb, alpha=alpha, bit_depth=depth, format=fmt)
+    return rgb, alpha, depth, orientation
 
 
 def _to_rgb_or_rgba(image, path):

@@ -88,6 +88,28 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         raise ValueError(f"link must be one of {LINK_MODES}, got {link!r}")
     if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
         raise FileExistsError(f"{output}: exists and is not empty; choose a new folder")
+    entries, sources = _plan(pairs, identity)
+    with atomic.temporary_folder(output) as work:
+        os.makedirs(os.path.join(work, "low"))
+        os.makedirs(os.path.join(work, "high"))
+        for prefix, low, high in entries:
+            stem = os.path.splitext(os.path.basename(low))[0]
+            for source, side in ((low, "low"), (high, "high")):
+                name = f"{prefix}__{stem}{os.path.splitext(source)[1]}"
+                _place(source, os.path.join(work, side, name), link)
+        record = {"pairs": len(entries), "link": link, "sources": sources}
+        with open(os.path.join(work, "mix.json"), "w") as f:
+            json.dump(record, f, indent=2)
+    return record
+
+
+def _plan(pairs, identity):
+    """The mix's entries [(name prefix, low path, high path)] and its sources' records.
+
+    Each source gets a unique label (``-2``, ``-3`` on clashes); a source repeated k > 1 times
+    appears under the prefixes ``LABEL-r1`` .. ``LABEL-rk``. Raises ValueError listing every
+    problem of every source, or when there are no pairs at all.
+    """
     entries, problems, sources, labels = [], [], [], set()
 
     def unique(label):
@@ -118,19 +140,7 @@ def build_mix(output, pairs=(), identity=(), link="symlink"):
         raise ValueError("sources have problems (fix or remove them):\n  " + "\n  ".join(problems))
     if not entries:
         raise ValueError("no pairs: give at least one --pairs or --identity folder with images")
-
-    with atomic.temporary_folder(output) as work:
-        os.makedirs(os.path.join(work, "low"))
-        os.makedirs(os.path.join(work, "high"))
-        for prefix, low, high in entries:
-            stem = os.path.splitext(os.path.basename(low))[0]
-            for source, side in ((low, "low"), (high, "high")):
-                name = f"{prefix}__{stem}{os.path.splitext(source)[1]}"
-                _place(source, os.path.join(work, side, name), link)
-        record = {"pairs": len(entries), "link": link, "sources": sources}
-        with open(os.path.join(work, "mix.json"), "w") as f:
-            json.dump(record, f, indent=2)
-    return record
+    return entries, sources
 
 
 def main(argv):

@@ -6,6 +6,7 @@ Imports are read from the source (module level and inside functions alike; a blo
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -90,7 +91,8 @@ def test_the_guard_sees_a_circle():
 
 
 @pytest.mark.parametrize("module", ["gladnet_tf.checkpoints", "gladnet_tf.config",
-                                    "gladnet_tf.run_folder"])
+                                    "gladnet_tf.run_folder", "gladnet_tf.session",
+                                    "gladnet_tf.progress", "gladnet_tf.atomic"])
 def test_light_modules_import_neither_tensorflow_nor_keras(module):
     """Transitively: what these modules import (within the package) never pulls in TF/Keras."""
     graph = import_graph()
@@ -108,3 +110,53 @@ def test_light_modules_import_neither_tensorflow_nor_keras(module):
         heavy = {n for n in imported_names(path) if n.split(".")[0] in ("tensorflow", "keras")}
         assert not heavy, f"{name} (reached from {module}) imports {sorted(heavy)}"
         todo.extend(graph[name])
+
+
+README = PACKAGE.parent / "README.md"
+MAX_FUNCTION_LINES = 60  # docstring included
+
+
+def _layout_table():
+    """The module cells of the README's "Package layout" table, as paths under the repo."""
+    text = README.read_text()
+    section = text[text.index("## Package layout"):]
+    section = section[: section.index("\n## ", 4)]
+    named = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        folder = None
+        for piece in re.findall(r"`([^`]+)`", cell):
+            if "/" in piece:
+                folder = piece.rsplit("/", 1)[0] if not piece.endswith("/") else piece.rstrip("/")
+                named.add(piece.rstrip("/"))
+            else:  # `winograd.py` beside `gladnet_tf/fast_detail.py`: the same folder
+                named.add(f"{folder}/{piece}" if folder else piece)
+    return named
+
+
+def test_readme_package_layout_names_every_module_and_only_real_ones():
+    named = _layout_table()
+    repo = PACKAGE.parent
+    for entry in named:
+        assert (repo / entry).exists() or (repo / "gladnet_tf" / entry).exists(), (
+            f"README's package layout names {entry}, which does not exist")
+    covered = {pathlib.Path(entry) for entry in named}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(repo)
+        if path.name == "__init__.py" or path.parent.name == "baselines" and path.name.startswith("_"):
+            continue
+        inside = any(relative == c or c in relative.parents for c in covered)
+        assert inside, f"README's package layout does not mention {relative}"
+
+
+def test_no_function_in_the_package_is_longer_than_the_limit():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "functions over the limit: " + ", ".join(long)
