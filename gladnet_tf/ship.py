@@ -95,6 +95,26 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     return target, record
 
 
+def step_weights(run_dir: str | os.PathLike, step: int) -> tuple[str, bool]:
+    """The model weights of ``run_dir``'s checkpoint at ``step``: (``.weights.h5`` path, written now).
+
+    A JAX run's checkpoint holds the weights file itself (complete once its optimizer state is
+    written); a TensorFlow run's is read into a model first and written to
+    ``RUN_DIR/weights/step-STEP.weights.h5``. Raises ``run_folder.TrainingError`` (or
+    FileNotFoundError) naming the kept checkpoints when there is none at ``step``.
+    """
+    folder = os.path.join(run_dir, "checkpoints")
+    jax_weights = os.path.join(folder, f"ckpt-{step}.weights.h5")
+    jax_steps = run_folder.jax_checkpoint_steps(folder)
+    if step in jax_steps:
+        return jax_weights, False
+    if jax_steps:
+        raise run_folder.TrainingError(f"{jax_weights}: no such checkpoint (kept: {jax_steps})")
+    from gladnet_tf import training
+
+    return training.weights_from_checkpoint(run_dir, step), True
+
+
 def main(argv: list[str]) -> int:
     """The command (flags defined when run as a script); returns the exit code.
 
@@ -107,25 +127,12 @@ def main(argv: list[str]) -> int:
     FLAGS = flags.FLAGS
     weights = FLAGS.weights
     if FLAGS.step is not None:
-        # A JAX run's checkpoint holds the weights file itself (complete once its optimizer
-        # state is written); a TensorFlow run's must be read into a model first.
-        folder = os.path.join(FLAGS.run_dir, "checkpoints")
-        jax_weights = os.path.join(folder, f"ckpt-{FLAGS.step}.weights.h5")
-        jax_steps = run_folder.jax_checkpoint_steps(folder)
-        if FLAGS.step in jax_steps:
-            weights = jax_weights
-        elif jax_steps:
-            print(f"error: {jax_weights}: no such checkpoint (kept: {jax_steps})", file=sys.stderr)
+        try:
+            weights, written = step_weights(FLAGS.run_dir, FLAGS.step)
+        except (run_folder.TrainingError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
             return 1
-        else:
-            from gladnet_tf import training
-
-            try:
-                weights = training.weights_from_checkpoint(FLAGS.run_dir, FLAGS.step)
-            except (training.TrainingError, FileNotFoundError) as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 1
-        print(f"wrote {weights}" if weights != jax_weights else f"checkpoint weights: {weights}")
+        print(f"wrote {weights}" if written else f"checkpoint weights: {weights}")
         if not FLAGS.name:
             return 0
     if not weights or not FLAGS.name:

@@ -1,0 +1,48 @@
+"""gladnet_tf.averaging: the element-wise mean of checkpoints' weights."""
+
+import numpy as np
+import pytest
+
+from conftest import random_gladnet, random_weights, run_python
+from gladnet_tf import averaging, model as model_lib
+
+
+def test_the_average_is_the_elementwise_mean(tmp_path):
+    paths = [random_weights(tmp_path, seed, f"w{seed}.weights.h5") for seed in (1, 2, 3)]
+    output = averaging.average_weights(paths, tmp_path / "avg.weights.h5")
+    averaged = model_lib.load(output).get_weights()
+    each = [model_lib.load(p).get_weights() for p in paths]
+    assert len(averaged) == len(each[0]) > 0
+    for k, value in enumerate(averaged):
+        expected = (each[0][k].astype(np.float64) + each[1][k] + each[2][k]) / 3
+        np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-7)
+        assert value.dtype == np.float32
+    # And it is not simply one of its inputs.
+    assert not np.allclose(averaged[0], each[0][0])
+
+
+def test_one_file_averages_to_itself(tmp_path):
+    path = random_weights(tmp_path, 4)
+    output = averaging.average_weights([path], tmp_path / "same.weights.h5")
+    for a, b in zip(model_lib.load(path).get_weights(), model_lib.load(output).get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_refuses_nothing_and_other_shapes(tmp_path):
+    with pytest.raises(ValueError, match="no weights"):
+        averaging.average_weights([], tmp_path / "x.weights.h5")
+    good = random_weights(tmp_path, 5)
+    other = model_lib.save(random_gladnet(seed=6, global_filters=32), tmp_path / "small.weights.h5")
+    with pytest.raises(ValueError, match="small.weights.h5"):
+        averaging.average_weights([good, other], tmp_path / "x.weights.h5")
+    assert not (tmp_path / "x.weights.h5").exists()
+
+
+def test_command_line_names_a_missing_file(tmp_path):
+    good = random_weights(tmp_path, 8)
+    result = run_python(["-m", "gladnet_tf.averaging", "--weights", str(good),
+                         "--weights", str(tmp_path / "missing.weights.h5"),
+                         "--output", str(tmp_path / "avg.weights.h5")])
+    assert result.returncode == 1
+    assert "missing.weights.h5" in result.stderr
+    assert not (tmp_path / "avg.weights.h5").exists()
