@@ -135,6 +135,26 @@ def test_jax_run_lowers_the_loss_and_resumes_exactly_after_a_kill(data, tmp_path
     assert expected.keys() == got.keys() and len(expected) == 34
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert_ships_like_a_tensorflow_run(killed, tmp_path / "shipped")
+
+
+def assert_ships_like_a_tensorflow_run(run_dir, checkpoint_dir):
+    """A JAX run folder goes through gladnet_tf.ship as a TensorFlow one does."""
+    from gladnet_tf import checkpoints, run_folder, ship
+
+    kept = run_folder.jax_checkpoint_steps(str(run_dir / "checkpoints"))
+    assert kept and kept[-1] == STEPS
+    path, written = ship.step_weights(run_dir, kept[-1])
+    assert not written and path.endswith(f"ckpt-{STEPS}.weights.h5")
+    with pytest.raises(run_folder.TrainingError, match="kept"):
+        ship.step_weights(run_dir, 1)
+    target, record = ship.ship(str(run_dir / "final.weights.h5"), run_dir, "gladnet_jaxsmoke",
+                               checkpoint_dir=str(checkpoint_dir))
+    manifest = json.loads((checkpoint_dir / "MANIFEST.json").read_text())
+    assert manifest["default"] == os.path.basename(target)
+    assert record["sha256"] == checkpoints.sha256_of(target) == checkpoints.sha256_of(run_dir / "final.weights.h5")
+    assert record["final"]["backend"] == "jax" and record["final"]["step"] == STEPS
+    assert record["config"]["steps"] == STEPS
 
 
 @pytest.mark.slow
