@@ -54,11 +54,8 @@ class DeviceStream:
                  prefetch=2):
         import jax
 
-        if not pairs:
-            raise ValueError("no training pairs")
-        self.pairs = list(pairs)
-        self.patch_size, self.batch_size, self.seed = int(patch_size), int(batch_size), int(seed)
-        self.step = int(start_step)
+        self.pairs, self.patch_size, self.batch_size, self.seed, self.step = numpy_data.stream_settings(
+            pairs, patch_size, batch_size, seed, start_step)
         slots, self._slot_of_pair = {}, []
         for low, high in self.pairs:
             key = (os.path.realpath(low), os.path.realpath(high))

@@ -62,6 +62,17 @@ def element(pairs, patch_size, seed, index, augment=True):
     return crop_and_augment(low, high, patch_size, rng, augment)
 
 
+def stream_settings(pairs, patch_size, batch_size, seed, start_step):
+    """A stream's settings, checked: (list of pairs, patch, batch, seed, first step) as ints.
+
+    Raises ValueError when there are no pairs. Shared by ``PairStream`` and
+    ``device_data.DeviceStream``, which must agree on them.
+    """
+    if not pairs:
+        raise ValueError("no training pairs")
+    return list(pairs), int(patch_size), int(batch_size), int(seed), int(start_step)
+
+
 class PairStream:
     """Iterator over (low, high) batches of shape (B, P, P, 3), from batch ``start_step`` on.
 
@@ -71,11 +82,8 @@ class PairStream:
 
     def __init__(self, pairs, patch_size, batch_size, seed, start_step=0, workers=None,
                  prefetch=2):
-        if not pairs:
-            raise ValueError("no training pairs")
-        self.pairs = list(pairs)
-        self.patch_size, self.batch_size, self.seed = int(patch_size), int(batch_size), int(seed)
-        self.step = int(start_step)
+        self.pairs, self.patch_size, self.batch_size, self.seed, self.step = stream_settings(
+            pairs, patch_size, batch_size, seed, start_step)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1))
         self._pending = []
         self._prefetch = max(1, int(prefetch))
