@@ -116,10 +116,9 @@ def main(argv):
     del argv
     targets = [(w, None) for w in FLAGS.weights or []]
     if FLAGS.run_dir:
-        from gladnet_tf import training
+        from gladnet_tf import ship  # TensorFlow and JAX run folders alike
 
-        targets += [(training.weights_from_checkpoint(FLAGS.run_dir, int(s)), int(s))
-                    for s in FLAGS.steps]
+        targets += [(ship.step_weights(FLAGS.run_dir, int(s))[0], int(s)) for s in FLAGS.steps]
     for weights, step in targets:
         start = time.monotonic()
         result = validate(weights, FLAGS.data_root)
