@@ -16,7 +16,10 @@ order, and parallel decoding cannot change it. (The original never shuffled at a
 Layouts: images are float32 RGB in [0, 1], HxWx3; batches are (B, P, P, 3).
 """
 
+from __future__ import annotations
+
 import os
+from typing import Sequence
 
 import tensorflow as tf
 
@@ -27,7 +30,7 @@ from gladnet_tf.pairs import (  # noqa: F401  (re-exported: data.find_pairs etc.
 # ---- pure ops on (low, high) -------------------------------------------------------------
 
 
-def read_pair(low_path, high_path):
+def read_pair(low_path: str | tf.Tensor, high_path: str | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Paths -> (low, high), float32 RGB in [0, 1]. 8- and 16-bit PNG, JPEG, BMP."""
 
     def decode(path):
@@ -38,14 +41,15 @@ def read_pair(low_path, high_path):
     return decode(low_path), decode(high_path)
 
 
-def random_crop_pair(low, high, patch_size, seed):
+def random_crop_pair(low: tf.Tensor, high: tf.Tensor, patch_size: int,
+                     seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The same ``patch_size`` square window of both images; ``seed`` is a stateless seed."""
     stacked = tf.concat([low, high], axis=-1)  # (H, W, 6): one draw for both
     patch = tf.image.stateless_random_crop(stacked, [patch_size, patch_size, 6], seed=seed)
     return patch[..., :3], patch[..., 3:]
 
 
-def augment_pair(low, high, seed):
+def augment_pair(low: tf.Tensor, high: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The original's 8-way augmentation (rot90 by k = 0..3, then optional up-down flip),
     the same draw for both images."""
     mode = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=8, dtype=tf.int32)
@@ -71,7 +75,8 @@ def _file_index(seed, element, num_pairs):
     return tf.gather(permutation, position)
 
 
-def training_dataset(pairs, patch_size, global_batch_size, seed, start_step=0, augment=True):
+def training_dataset(pairs: Sequence[tuple[str, str]], patch_size: int, global_batch_size: int, seed: int,
+                     start_step: int = 0, augment: bool = True) -> tf.data.Dataset:
     """Infinite dataset of (low, high) batches of shape (B, P, P, 3), starting at ``start_step``.
 
     Batch ``s`` is the same whatever ``start_step`` the dataset was built with, so a resumed
@@ -103,7 +108,7 @@ def training_dataset(pairs, patch_size, global_batch_size, seed, start_step=0, a
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def validation_dataset(pairs):
+def validation_dataset(pairs: Sequence[tuple[str, str]]) -> tf.data.Dataset:
     """Full images, no augmentation, batch 1: (1, H, W, 3) each, plus the low file's name."""
     names = [os.path.basename(p[0]) for p in pairs]
     dataset = tf.data.Dataset.from_tensor_slices(([p[0] for p in pairs], [p[1] for p in pairs], names))

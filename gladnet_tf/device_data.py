@@ -21,13 +21,19 @@ Memory: distinct pairs x 2 x (largest height) x (largest width) x 3 bytes (twice
 3.7 GB. Pairs listed several times (a mix's repeats) are stored once.
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import os
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from gladnet_tf import images as images_lib
 from gladnet_tf import numpy_data
+
+if TYPE_CHECKING:  # for annotations only
+    import jax
 
 
 def _load(path_pair):
@@ -50,8 +56,8 @@ class DeviceStream:
     ahead on one host thread while the device trains.
     """
 
-    def __init__(self, pairs, patch_size, batch_size, seed, start_step=0, workers=None,
-                 prefetch=2):
+    def __init__(self, pairs: Sequence[tuple[str, str]], patch_size: int, batch_size: int, seed: int,
+                 start_step: int = 0, workers: int | None = None, prefetch: int = 2):
         import jax
 
         self.pairs, self.patch_size, self.batch_size, self.seed, self.step = numpy_data.stream_settings(
@@ -103,7 +109,7 @@ class DeviceStream:
             self._permutations = {epoch: permutation}  # steps move forward: keep one epoch
         return int(permutation[position])
 
-    def draws(self, step):
+    def draws(self, step: int) -> np.ndarray:
         """Host side of batch ``step``: (slots, tops, lefts, modes), int32 arrays of length B,
         the draws ``numpy_data.element`` makes for the batch's elements."""
         out = np.zeros((4, self.batch_size), np.int32)
@@ -118,7 +124,7 @@ class DeviceStream:
             out[:, i] = (slot, top, left, int(rng.integers(0, 8)))
         return out
 
-    def batch(self, step):
+    def batch(self, step: int) -> tuple[jax.Array, jax.Array]:
         """Batch ``step`` of the stream, computed now."""
         return self._gather(self._low, self._high, self._values, *self.draws(step))
 
@@ -132,7 +138,7 @@ class DeviceStream:
         self.step += 1
         return self._gather(self._low, self._high, self._values, *draws)
 
-    def close(self):
+    def close(self) -> None:
         for future in self._pending:
             future.cancel()
         self._draw_pool.shutdown(wait=False, cancel_futures=True)

@@ -24,12 +24,17 @@ map (1, 96, 96, 64) as the global branch returns it; ``rows``/``cols`` the neare
 source index of each row/column of the tile (see ``inference._resize_indices``).
 """
 
-from typing import Callable, NamedTuple
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from gladnet_tf import winograd as winograd_lib
+
+if TYPE_CHECKING:  # for annotations only
+    from gladnet_tf.model import GLADNet
 
 _TAPS = 9
 
@@ -40,7 +45,7 @@ def _square(layer):
     return kernel.shape[2] == kernel.shape[3]
 
 
-def reach(model):
+def reach(model: GLADNet) -> int:
     """Pixels an input can reach (in value or in rounding) through the fast detail branch."""
     layers = [model.get_layer(f"detail_conv_{i + 1}") for i in range(model.detail_depth)]
     return sum(winograd_lib.REACH if _square(layer) else 1 for layer in layers)
@@ -146,7 +151,7 @@ def _taps_layer(x, flat, bias):
     return tf.nn.relu(total + bias)
 
 
-def build(model) -> Callable:
+def build(model: GLADNet) -> Callable:
     """Returns ``detail(illumination96, image, rows, cols) -> (1, H, W, 3)`` for a GLADNet.
 
     The weights are read once, here (later changes to the model's weights are not seen);

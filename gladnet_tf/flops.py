@@ -8,13 +8,21 @@ resizes, additions and activations left out; XLA's cost analysis of the forward 
 within a few per cent (it skips the taps on SAME padding; a test compares the two).
 """
 
+from __future__ import annotations
 
-def conv_flops(height, width, kernel, cin, cout):
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from gladnet_tf.config import TrainConfig
+
+
+def conv_flops(height: int, width: int, kernel: int, cin: int, cout: int) -> int:
     """FLOPs of one k x k convolution producing height x width x cout."""
     return 2 * height * width * kernel * kernel * cin * cout
 
 
-def gladnet(patch, global_size=96, global_filters=64, detail_filters=128, global_depth=6, detail_depth=5):
+def gladnet(patch: int, global_size: int = 96, global_filters: int = 64, detail_filters: int = 128,
+            global_depth: int = 6, detail_depth: int = 5) -> dict[str, float]:
     """FLOPs of one ``patch`` x ``patch`` image: ``{"forward_per_image", "training_per_image",
     "training_per_pixel", "detail_forward_per_pixel", "global_forward_per_image"}``."""
     sizes = [global_size]
@@ -39,6 +47,6 @@ def gladnet(patch, global_size=96, global_filters=64, detail_filters=128, global
             "detail_forward_per_pixel": detail, "global_forward_per_image": global_forward}
 
 
-def of_config(config, patch=None):
+def of_config(config: TrainConfig, patch: int | None = None) -> dict[str, float]:
     """``gladnet`` for a ``config.TrainConfig`` (its filters, global size and patch)."""
     return gladnet(patch or config.patch_size, config.global_size, config.global_filters, config.detail_filters)

@@ -10,6 +10,8 @@ Every failure raises ``ImageError`` whose message starts with the file name and 
 wrong in one line.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import glob
 import io
@@ -17,12 +19,15 @@ import os
 import re
 import stat
 import warnings
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from gladnet_tf import atomic
+
+if TYPE_CHECKING:  # for annotations only
+    import tensorflow as tf
 
 # Extensions read by ``read`` and found by ``find_images``.
 EXTENSIONS = {
@@ -44,7 +49,7 @@ DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard; a 200 MP photo sti
 class ImageError(ValueError):
     """A file that cannot be read or written as an image. ``str()`` names the file."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path: str | os.PathLike, reason: str):
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
@@ -67,11 +72,11 @@ class LoadedImage:
     format: str
 
     @property
-    def height(self):
+    def height(self) -> int:
         return self.rgb.shape[0]
 
     @property
-    def width(self):
+    def width(self) -> int:
         return self.rgb.shape[1]
 
 
@@ -178,7 +183,7 @@ def _read_tiff_without_pillow(data, path, max_pixels):
     return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=alpha, bit_depth=result[1], format="tiff")
 
 
-def read(path, max_pixels=DEFAULT_MAX_PIXELS):
+def read(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Reads an image file.
 
     Args:
@@ -204,7 +209,7 @@ def read(path, max_pixels=DEFAULT_MAX_PIXELS):
     return decode(data, path, max_pixels)
 
 
-def decode(data, path, max_pixels=DEFAULT_MAX_PIXELS):
+def decode(data: bytes, path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decodes the bytes of an image file as ``read`` does (``path`` only names it in errors):
     for files that come from elsewhere than the local filesystem."""
     if not data:
@@ -326,7 +331,7 @@ def _apply_orientation(rgb, alpha, orientation):
     return rgb, alpha
 
 
-def quantize(values, bit_depth=8, half_even=False):
+def quantize(values: np.ndarray, bit_depth: int = 8, half_even: bool = False) -> np.ndarray:
     """float in [0, 1] (values outside are clipped) -> uint8 (8) or uint16 (16), rounded.
 
     The one 8/16-bit quantiser of the package. Default: ``values * max + 0.5`` in the input's
@@ -344,7 +349,7 @@ def quantize(values, bit_depth=8, half_even=False):
     return (np.clip(values, 0.0, 1.0) * max_value + 0.5).astype(dtype)
 
 
-def quantize_tf(values):
+def quantize_tf(values: tf.Tensor) -> tf.Tensor:
     """TensorFlow twin of ``quantize(values, 8)`` (uint8 tensor): clip, * 255, + 0.5, floor.
 
     Separate multiply and add in float32 as NumPy does, then the floor (a truncating cast:
@@ -356,7 +361,8 @@ def quantize_tf(values):
     return tf.cast(tf.floor(clipped * 255.0 + 0.5), tf.uint8)
 
 
-def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):
+def encode(rgb: np.ndarray, alpha: np.ndarray | None = None, bit_depth: int = 8, fmt: str = "png",
+           jpeg_quality: int = 95) -> bytes:
     """Encodes float RGB in [0, 1] (HxWx3) and optional alpha (HxW) into file bytes.
 
     16-bit output is possible for PNG and TIFF; JPEG, BMP and WebP are 8-bit (16-bit input
@@ -389,13 +395,15 @@ def encode(rgb, alpha=None, bit_depth=8, fmt="png", jpeg_quality=95):
     return buffer.getvalue()
 
 
-def write_bytes_atomic(path, data):
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file and a rename (``atomic.write_bytes``)."""
     atomic.write_bytes(path, data)
 
 
-def write_atomic(path, rgb, alpha=None, bit_depth=8, fmt=None, jpeg_quality=95):
-    """Encodes and writes an image atomically; ``fmt`` defaults to the path's extension."""
+def write_atomic(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None, bit_depth: int = 8,
+                 fmt: str | None = None, jpeg_quality: int = 95) -> None:
+    """Encodes and writes an image atomically; ``fmt`` defaults to the path's extension.
+    ``rgb`` and ``alpha`` as ``encode`` takes them (float in [0, 1], HxWx3 and HxW)."""
     path = os.fspath(path)
     if fmt is None:
         fmt = EXTENSIONS.get(os.path.splitext(path)[1].lower())
@@ -414,14 +422,14 @@ def wanted_name(name: str, extensions: Iterable[str] = EXTENSIONS, hidden: bool 
     return (hidden or not name.startswith(".")) and os.path.splitext(name)[1].lower() in extensions
 
 
-def is_pattern(root):
+def is_pattern(root: str | os.PathLike) -> bool:
     """Whether ``root`` is a glob pattern (``*``, ``?`` or ``[...]``) rather than a path that
     exists (a file or folder whose name holds such characters is taken as it is)."""
     root = os.fspath(root)
     return glob.has_magic(root) and not os.path.exists(root)
 
 
-def glob_base(pattern):
+def glob_base(pattern: str | os.PathLike) -> str:
     """The folder that a glob pattern's matches are relative to: its leading components
     without wildcards (``shots/2024-*/*.jpg`` -> ``shots``; ``*.png`` -> ``.``)."""
     parts = os.fspath(pattern).split(os.sep)
@@ -531,7 +539,7 @@ def _walk(root, recursive, excluded, extensions, follow_links, hidden, files_onl
 HIGH_FOLDER_NAMES = ("high", "normal")
 
 
-def find_high_folder(root):
+def find_high_folder(root: str | os.PathLike) -> str | None:
     """``root/high`` or ``root/normal``, whichever exists first, else None."""
     for name in HIGH_FOLDER_NAMES:
         if os.path.isdir(os.path.join(root, name)):
@@ -539,7 +547,7 @@ def find_high_folder(root):
     return None
 
 
-def image_size(path):
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) from the header only, or raises ImageError."""
     path = os.fspath(path)
     try:

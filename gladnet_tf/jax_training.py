@@ -21,9 +21,12 @@
 weights and Adam state, as on TensorFlow.
 """
 
+from __future__ import annotations
+
 import io
 import logging
 import os
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -39,6 +42,11 @@ from gladnet_tf import run_folder
 from gladnet_tf import session as session_lib
 from gladnet_tf.run_folder import TrainingError
 
+if TYPE_CHECKING:  # for annotations only
+    import jax
+
+    from gladnet_tf.device_data import DeviceStream
+
 logger = logging.getLogger("gladnet_tf.training")
 
 
@@ -48,7 +56,7 @@ def _require_jax():
                             f"{keras.backend.backend()!r})")
 
 
-def set_up_devices(batch_size):
+def set_up_devices(batch_size: int) -> int:
     """DataParallel over every JAX device when there are several; returns the device count."""
     import jax
 
@@ -60,7 +68,7 @@ def set_up_devices(batch_size):
     return len(devices)
 
 
-def shard(batch):
+def shard(batch: np.ndarray | jax.Array) -> np.ndarray | jax.Array:
     """A batch laid out by the current distribution (split along axis 0); as it is without one."""
     distribution = keras.distribution.distribution()
     if distribution is None:
@@ -70,7 +78,8 @@ def shard(batch):
     return jax.device_put(batch, distribution.get_data_layout(batch.shape).backend_layout)
 
 
-def build(config):
+def build(config: config_lib.TrainConfig) -> tuple[model_lib.GLADNet, keras.optimizers.Adam, losses_lib.WeightedL1,
+                                                   keras.optimizers.schedules.ExponentialDecay]:
     """Model (the config's precision), Adam on the original schedule, the per-example loss."""
     if config.precision not in config_lib.PRECISIONS:
         raise TrainingError(f"precision {config.precision!r}: expected one of "
@@ -85,7 +94,7 @@ def build(config):
     return model, optimizer, loss, schedule
 
 
-def make_train_step(model, optimizer, loss_fn):
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: Callable) -> Callable:
     """A jitted ``step(state, low, high) -> (loss, state)``; ``state`` = (trainable,
     non-trainable, optimizer variable values)."""
     import jax
@@ -108,13 +117,16 @@ def make_train_step(model, optimizer, loss_fn):
     return step
 
 
-def read_state(model, optimizer):
+def read_state(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer,
+) -> tuple[list[jax.Array], list[jax.Array], list[jax.Array]]:
     return ([v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
             [v.value for v in optimizer.variables])
 
 
-def write_state(model, optimizer, state):
+def write_state(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                state: tuple[Sequence[jax.Array], Sequence[jax.Array], Sequence[jax.Array]]) -> None:
     """Puts the loop's arrays back into the Keras variables (before saving or validating)."""
     trainable, non_trainable, optimizer_values = state
     for variables, values in ((model.trainable_variables, trainable),
@@ -124,7 +136,8 @@ def write_state(model, optimizer, state):
             variable.assign(value)
 
 
-def save_checkpoint(folder, step, model, optimizer, keep):
+def save_checkpoint(folder: str | os.PathLike, step: int, model: keras.Model,
+                    optimizer: keras.optimizers.Optimizer, keep: int) -> None:
     """``ckpt-STEP.weights.h5`` then ``ckpt-STEP.optimizer.npz`` (atomic each); prunes old ones."""
     os.makedirs(folder, exist_ok=True)
     model_lib.save(model, os.path.join(folder, f"ckpt-{step}.weights.h5"))
@@ -140,7 +153,8 @@ def save_checkpoint(folder, step, model, optimizer, keep):
                 pass
 
 
-def restore_latest(folder, model, optimizer):
+def restore_latest(folder: str | os.PathLike, model: keras.Model,
+                   optimizer: keras.optimizers.Optimizer) -> int | None:
     """Loads the newest complete checkpoint that reads; returns its step, or None."""
     for step in reversed(run_folder.jax_checkpoint_steps(folder)):
         try:
@@ -159,7 +173,7 @@ def restore_latest(folder, model, optimizer):
     return None
 
 
-def evaluate(model, pairs):
+def evaluate(model: keras.Model, pairs: Sequence[tuple[str, str]]) -> tuple[float, float]:
     """Mean PSNR / SSIM (dB, [0, 1]) of the clipped 8-bit output over full validation images."""
     from gladnet_tf.metrics import fidelity
 
@@ -222,7 +236,8 @@ class _JaxSession(session_lib.Session):
         self.stream.close()
 
 
-def run(config, run_dir, max_steps_this_session=None, stream=numpy_data.PairStream):
+def run(config: config_lib.TrainConfig, run_dir: str, max_steps_this_session: int | None = None,
+        stream: type[numpy_data.PairStream] | type[DeviceStream] = numpy_data.PairStream) -> dict[str, Any]:
     """Trains (or resumes) the run in ``run_dir`` on JAX; returns a dict summary (as
     ``training.run``). ``stream``: the class of the data stream, ``numpy_data.PairStream``
     or ``device_data.DeviceStream`` (the pairs in the accelerator's memory; the same stream)."""

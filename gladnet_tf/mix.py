@@ -24,11 +24,14 @@ the sources' absolute paths (nothing is copied; moving a source breaks the mix);
 when complete; an existing non-empty ``--output`` is never touched.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import shutil
 import sys
+from typing import Any, Sequence
 
 from gladnet_tf import atomic
 from gladnet_tf import pairs as pairs_lib
@@ -36,7 +39,7 @@ from gladnet_tf import pairs as pairs_lib
 LINK_MODES = ("symlink", "copy")
 
 
-def parse_source(spec):
+def parse_source(spec: str) -> tuple[str, int]:
     """``'DIR'`` -> (DIR, 1); ``'DIR:8'`` -> (DIR, 8). A colon not followed by digits is part of DIR."""
     match = re.fullmatch(r"(.+):(\d+)", spec)
     if not match:
@@ -70,7 +73,9 @@ def _place(source, target, link):
         shutil.copy2(source, target)
 
 
-def build_mix(output, pairs=(), identity=(), link="symlink"):
+def build_mix(output: str | os.PathLike, pairs: Sequence[tuple[str | os.PathLike, int]] = (),
+              identity: Sequence[tuple[str | os.PathLike, int]] = (),
+              link: str = "symlink") -> dict[str, Any]:
     """Writes the mix folder; returns its record (also written to ``OUT/mix.json``).
 
     Args:
@@ -143,7 +148,7 @@ def _plan(pairs, identity):
     return entries, sources
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     del argv
     from absl import flags
 

@@ -16,8 +16,11 @@ change it. Pairs come from ``pairs.find_pairs`` (checked before training starts)
 Layouts: images float32 RGB in [0, 1], HxWx3; batches ``(low, high)`` of shape (B, P, P, 3).
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import os
+from typing import Sequence
 
 import numpy as np
 
@@ -26,14 +29,15 @@ from gladnet_tf import images as images_lib
 _EPOCH_SALT = 1_000_003  # the permutation's seed differs from every element's
 
 
-def file_index(seed, element, num_pairs):
+def file_index(seed: int, element: int, num_pairs: int) -> int:
     """Pair of element ``g``: position ``g % n`` of epoch ``g // n``'s seeded permutation."""
     epoch, position = divmod(int(element), int(num_pairs))
     permutation = np.random.default_rng([int(seed), _EPOCH_SALT, epoch]).permutation(num_pairs)
     return int(permutation[position])
 
 
-def crop_and_augment(low, high, patch_size, rng, augment=True):
+def crop_and_augment(low: np.ndarray, high: np.ndarray, patch_size: int, rng: np.random.Generator,
+                     augment: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """One ``patch_size`` window of both images, then (``augment``) the original's 8-way
     augmentation (rot90 by k = 0..3, then an optional up-down flip), one draw for both."""
     height, width = low.shape[:2]
@@ -47,12 +51,13 @@ def crop_and_augment(low, high, patch_size, rng, augment=True):
     return out[0], out[1]
 
 
-def read_pair(low_path, high_path):
+def read_pair(low_path: str | os.PathLike, high_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Paths -> (low, high), float32 RGB HxWx3 in [0, 1] (8- or 16-bit files)."""
     return images_lib.read(low_path).rgb, images_lib.read(high_path).rgb
 
 
-def element(pairs, patch_size, seed, index, augment=True):
+def element(pairs: Sequence[tuple[str, str]], patch_size: int, seed: int, index: int,
+            augment: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Element ``index`` of the stream: a (low, high) patch pair, each (P, P, 3) float32."""
     low_path, high_path = pairs[file_index(seed, index, len(pairs))]
     low, high = read_pair(low_path, high_path)
@@ -62,7 +67,8 @@ def element(pairs, patch_size, seed, index, augment=True):
     return crop_and_augment(low, high, patch_size, rng, augment)
 
 
-def stream_settings(pairs, patch_size, batch_size, seed, start_step):
+def stream_settings(pairs: Sequence[tuple[str, str]], patch_size: int, batch_size: int, seed: int,
+                    start_step: int) -> tuple[list[tuple[str, str]], int, int, int, int]:
     """A stream's settings, checked: (list of pairs, patch, batch, seed, first step) as ints.
 
     Raises ValueError when there are no pairs. Shared by ``PairStream`` and
@@ -80,15 +86,15 @@ class PairStream:
     ``prefetch`` batches ahead; batches come out in stream order whatever the threads do.
     """
 
-    def __init__(self, pairs, patch_size, batch_size, seed, start_step=0, workers=None,
-                 prefetch=2):
+    def __init__(self, pairs: Sequence[tuple[str, str]], patch_size: int, batch_size: int, seed: int,
+                 start_step: int = 0, workers: int | None = None, prefetch: int = 2):
         self.pairs, self.patch_size, self.batch_size, self.seed, self.step = stream_settings(
             pairs, patch_size, batch_size, seed, start_step)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1))
         self._pending = []
         self._prefetch = max(1, int(prefetch))
 
-    def batch(self, step):
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``step`` of the stream, computed now (no threads)."""
         return self._stack([self._element(step * self.batch_size + i) for i in range(self.batch_size)])
 
@@ -113,7 +119,7 @@ class PairStream:
         self.step += 1
         return self._stack([f.result() for f in futures])
 
-    def close(self):
+    def close(self) -> None:
         for futures in self._pending:
             for future in futures:
                 future.cancel()

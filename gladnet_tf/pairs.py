@@ -6,11 +6,17 @@ checks every pair before training starts (missing partner, unreadable file, cont
 pipeline cannot decode, size mismatch) and names each problem.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from gladnet_tf import images as images_lib
+
+if TYPE_CHECKING:  # for annotations only
+    from gladnet_tf.config import TrainConfig
 
 TRAIN_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # what tf.io.decode_image reads
 # Contents (as ``images.read`` names them) that tf.io.decode_image decodes: a TIFF renamed
@@ -27,7 +33,7 @@ class PairReport:
     small: list  # pairs smaller than the patch size (skipped)
 
 
-def index_folder(folder):
+def index_folder(folder: str | os.PathLike) -> tuple[dict[str, str], list[str]]:
     """``({stem: path}, [problem lines])`` of the trainable images directly in ``folder``."""
     by_stem, problems = {}, []
     for path in images_lib.find_images(folder, files_only=True):
@@ -42,7 +48,7 @@ def index_folder(folder):
     return by_stem, problems
 
 
-def find_pairs(root, patch_size=0, check_contents=True):
+def find_pairs(root: str | os.PathLike, patch_size: int = 0, check_contents: bool = True) -> PairReport:
     """Lists the (low, high) pairs under ``root`` and every problem with them.
 
     Args:
@@ -100,14 +106,16 @@ def find_pairs(root, patch_size=0, check_contents=True):
     return PairReport(pairs=pairs, problems=problems, small=small)
 
 
-def log_report(report, logger=logging.getLogger(__name__)):
+def log_report(report: PairReport, logger: logging.Logger = logging.getLogger(__name__)) -> None:
     for line in report.problems:
         logger.warning("bad pair: %s", line)
     for low, _ in report.small:
         logger.info("skipped (smaller than the patch size): %s", low)
 
 
-def training_pairs(config, logger=logging.getLogger(__name__)):
+def training_pairs(
+    config: TrainConfig, logger: logging.Logger = logging.getLogger(__name__),
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(training pairs, validation pairs) of a TrainConfig, checked and logged.
 
     Raises ``run_folder.TrainingError`` when ``config.data`` has problems (unless

@@ -48,7 +48,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gladnet_tf import atomic
 
@@ -235,7 +235,7 @@ def _atomic_folder(output: Path, fill) -> None:
 
 def build(recipe: dict, data_root: str | os.PathLike, shared: str | os.PathLike | None = None,
           only: list[str] | None = None, limit: int | None = None,
-          log=sys.stderr) -> dict[str, dict]:
+          log: TextIO = sys.stderr) -> dict[str, dict]:
     """Runs the recipe's data steps in order (all, or those named in ``only``).
 
     A step whose output folder already exists is skipped (a build resumes). ``limit`` makes

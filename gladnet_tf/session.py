@@ -25,10 +25,13 @@ import logging
 import math
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gladnet_tf import run_folder
 from gladnet_tf.run_folder import TrainingError
+
+if TYPE_CHECKING:  # for annotations only
+    from gladnet_tf.config import TrainConfig
 
 logger = logging.getLogger("gladnet_tf.training")
 
@@ -52,7 +55,7 @@ class Session:
 
     backend = "tensorflow"
 
-    def __init__(self, config, run_dir: str, step: int, steps: int, restored: Any,
+    def __init__(self, config: TrainConfig, run_dir: str, step: int, steps: int, restored: Any,
                  pixels_per_step: int, chief: bool = True):
         self.config, self.run_dir, self.chief = config, run_dir, chief
         self.step, self.steps, self.restored = step, steps, restored

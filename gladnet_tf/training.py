@@ -17,8 +17,11 @@ the index last and updates the ``checkpoint`` state file only after the files ar
 and an unreadable newest checkpoint is skipped in favour of the one before.
 """
 
+from __future__ import annotations
+
 import logging
 import os
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -38,7 +41,7 @@ from gladnet_tf.run_folder import (  # noqa: F401  (training.TrainingError is pu
 logger = logging.getLogger("gladnet_tf.training")
 
 
-def configure_cpu_replicas(count):
+def configure_cpu_replicas(count: int) -> None:
     """Splits the CPU into ``count`` logical devices (for ``mirrored`` without GPUs).
 
     Must run before TensorFlow initialises its devices; a no-op when GPUs are present.
@@ -52,7 +55,7 @@ def configure_cpu_replicas(count):
         logger.warning("could not split the CPU into %d logical devices: %s", count, error)
 
 
-def make_strategy(name, cpu_replicas=2):
+def make_strategy(name: str, cpu_replicas: int = 2) -> tf.distribute.Strategy:
     """``default`` | ``mirrored`` | ``multi_worker`` | ``tpu`` -> a tf.distribute.Strategy."""
     if name == "default":
         return tf.distribute.get_strategy()
@@ -113,7 +116,7 @@ def _restore_latest(checkpoint, manager):
     return None
 
 
-def weights_from_checkpoint(run_dir, step, output=None):
+def weights_from_checkpoint(run_dir: str | os.PathLike, step: int, output: str | None = None) -> str:
     """Writes the model weights of ``run_dir``'s checkpoint at ``step`` to a .weights.h5 file.
 
     Checkpoints hold the model and the optimizer state; this keeps the model only, in the
@@ -148,7 +151,9 @@ def _model_from_config(config):
     )
 
 
-def build(config, strategy):
+def build(
+    config: config_lib.TrainConfig, strategy: tf.distribute.Strategy,
+) -> tuple[model_lib.GLADNet, keras.optimizers.Adam, losses_lib.WeightedL1]:
     """Model, optimizer and loss, created under the strategy's scope."""
     with strategy.scope():
         model = _model_from_config(config)
@@ -161,7 +166,8 @@ def build(config, strategy):
     return model, optimizer, loss
 
 
-def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: Callable,
+                    strategy: tf.distribute.Strategy, global_batch_size: int) -> Callable:
     """A tf.function running one optimisation step on a distributed batch; returns the loss."""
 
     def step_fn(low, high):
@@ -185,7 +191,9 @@ def make_train_step(model, optimizer, loss_fn, strategy, global_batch_size):
     return train_step
 
 
-def evaluate(model, pairs):
+def evaluate(
+    model: keras.Model, pairs: Sequence[tuple[str, str]],
+) -> tuple[float, float, list[tuple[str, tf.Tensor, tf.Tensor, tf.Tensor]]]:
     """Mean PSNR / SSIM (dB, [0, 1]) of the clipped output over full validation images."""
     predict = tf.function(
         tf.autograph.experimental.do_not_convert(
@@ -204,7 +212,7 @@ def evaluate(model, pairs):
     return float(np.mean(psnrs)), float(np.mean(ssims)), samples
 
 
-def run(config, run_dir, max_steps_this_session=None):
+def run(config: config_lib.TrainConfig, run_dir: str, max_steps_this_session: int | None = None) -> dict[str, Any]:
     """Trains (or resumes) the run in ``run_dir``; returns a dict summary (``Session.run``).
 
     ``max_steps_this_session`` stops after that many steps without finishing the run (used

@@ -160,3 +160,74 @@ def test_no_function_in_the_package_is_longer_than_the_limit():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, "functions over the limit: " + ", ".join(long)
+
+
+def _public_functions(tree):
+    """(name, node, is_method) of the module's public functions and of the public methods (and
+    ``__init__``) of its public classes; top level only."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            yield node.name, node, False
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            for item in node.body:
+                if (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        and (not item.name.startswith("_") or item.name == "__init__")):
+                    yield f"{node.name}.{item.name}", item, True
+
+
+def missing_annotations(function, is_method):
+    """What ``function`` leaves unannotated: its parameters' names (``*args``/``**kwargs``
+    with their stars; a method's ``self``/``cls`` needs none), and ``return`` unless it is
+    ``__init__``."""
+    args = function.args
+    positional = args.posonlyargs + args.args
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in function.decorator_list)
+    if is_method and not static:
+        positional = positional[1:]
+    missing = [a.arg for a in positional + args.kwonlyargs if a.annotation is None]
+    missing += [f"{stars}{a.arg}" for stars, a in (("*", args.vararg), ("**", args.kwarg))
+                if a is not None and a.annotation is None]
+    if function.name != "__init__" and function.returns is None:
+        missing.append("return")
+    return missing
+
+
+def unannotated(source, where="<source>"):
+    """One line per public function or method of ``source`` with something unannotated."""
+    lines = []
+    for name, node, is_method in _public_functions(ast.parse(source)):
+        missing = missing_annotations(node, is_method)
+        if missing:
+            lines.append(f"{where}:{node.lineno} {name}: {', '.join(missing)}")
+    return lines
+
+
+def test_public_functions_have_type_hints():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        found += unannotated(path.read_text(), path.relative_to(PACKAGE.parent))
+    assert not found, "unannotated public functions (parameter names, or 'return'):\n  " + "\n  ".join(found)
+
+
+def test_the_type_hint_guard_sees_what_is_missing():
+    source = (
+        "def ok(a: int, *args: int, b: str = '', **kw: float) -> None: ...\n"
+        "def bare(a, b: int, *rest, c, **kw): ...\n"
+        "def _private(a): ...\n"
+        "class Public:\n"
+        "    def __init__(self, x): ...\n"
+        "    def method(self, y: int): ...\n"
+        "    @classmethod\n"
+        "    def make(cls) -> 'Public': ...\n"
+        "    @staticmethod\n"
+        "    def helper(z) -> int: ...\n"
+        "    def _hidden(self, w): ...\n"
+        "class _Private:\n"
+        "    def method(self, v): ...\n"
+    )
+    assert unannotated(source) == [
+        "<source>:2 bare: a, c, *rest, **kw, return",
+        "<source>:5 Public.__init__: x",
+        "<source>:6 Public.method: return",
+        "<source>:10 Public.helper: z",
+    ]

@@ -36,7 +36,7 @@ for _field in config_lib.TrainConfig.__dataclass_fields__.values():
 FLAGS = flags.FLAGS
 
 
-def make_config():
+def make_config() -> config_lib.TrainConfig:
     values = dict(config_lib.PRESETS[FLAGS.preset])
     if FLAGS.recipe:
         from gladnet_tf import recipe as recipe_lib
@@ -54,7 +54,7 @@ def make_config():
     return config_lib.TrainConfig(**values)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config = make_config()
@@ -94,6 +94,6 @@ def main(argv):
 
 
 
-def run():
+def run() -> None:
     """Console-script entry point: parses the flags, runs ``main``, exits with its code."""
     app.run(lambda argv: sys.exit(main(argv)))
