@@ -289,8 +289,12 @@ def _check_stamp(output: Path, stamp: dict) -> None:
 
 def stage_config(recipe: dict, stage: int | str, data_root: str | os.PathLike,
                  shared: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The TrainConfig values of one stage (by index or name), with paths resolved."""
+    """The TrainConfig values of one stage (by index, name, or "last"), with paths resolved."""
     stages = recipe["stages"]
+    if stage == "last":
+        if not stages:
+            raise RecipeError(f"recipe {recipe.get('name')!r} has no stages")
+        stage = len(stages) - 1
     if isinstance(stage, str) and not stage.isdigit():
         named = [s for s in stages if s.get("name") == stage]
         if not named:

@@ -36,6 +36,15 @@ def test_recipe_errors_name_the_problem(tmp_path):
         recipe.load(bad)
 
 
+def test_stage_last_is_the_recipe_own_stage_after_its_parents():
+    loaded = recipe.load(ROOT / "recipes" / "gladnet_night9.json")  # extends gladnet_real8.json
+    assert [s["name"] for s in loaded["stages"]] == ["real8", "night9"]
+    assert recipe.stage_config(loaded, "last", "data") == recipe.stage_config(loaded, "night9", "data")
+    assert recipe.stage_config(loaded, "last", "data") != recipe.stage_config(loaded, 0, "data")
+    with pytest.raises(recipe.RecipeError, match="out of range"):
+        recipe.stage_config(loaded, 2, "data")
+
+
 def test_a_step_folder_from_another_step_is_never_reused(tmp_path):
     source = tmp_path / "source"
     source.mkdir()

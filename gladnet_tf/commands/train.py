@@ -24,7 +24,8 @@ flags.DEFINE_enum("preset", "original", sorted(config_lib.PRESETS), "Starting va
 flags.DEFINE_integer("max_steps_this_session", None, "Stop after this many steps (resume later).")
 flags.DEFINE_string("recipe", None, "Recipe file (recipes/*.json): a stage's values replace the preset's; "
                     "flags given override them. Build its data first: python -m gladnet_tf.recipe.")
-flags.DEFINE_string("stage", "0", "The recipe's stage to train (index or name).")
+flags.DEFINE_string("stage", "last", "The recipe's stage to train: index, name, or \"last\" (the recipe's "
+                    "own last stage, the one that makes its preset).")
 flags.DEFINE_string("data_root", None, "With --recipe: the folder its data steps were built in.")
 flags.DEFINE_bool("device_data", False, "KERAS_BACKEND=jax only: decode the training pairs once and keep "
                   "them in the accelerator's memory (gladnet_tf.device_data; the same data stream), "
