@@ -1,18 +1,19 @@
 """The average of several checkpoints' weights: ``python -m gladnet_tf.averaging``.
 
-    python -m gladnet_tf.averaging --run_dir runs/NAME --steps 1500,1600,1700 \
-        --output runs/NAME/weights/avg-1500-1700.weights.h5
     python -m gladnet_tf.averaging --weights A.weights.h5 --weights B.weights.h5 --output AVG.weights.h5
+    python -m gladnet_tf.ship --run_dir runs/NAME --average_steps 1500,1600,1700   # a run's checkpoints
 
 Averaging the weights that one run passes through late in training (stochastic weight
 averaging: Izmailov et al., "Averaging Weights Leads to Wider Optima and Better
 Generalization", UAI 2018) smooths out the step-to-step swings of a small-batch run: with batch
 2, GLADNet's overall brightness swings by 10-30 % between checkpoints 100 steps apart
-(RESULTS.md), and the mean of those weights sits nearer the middle. GLADNet has no batch
-normalisation, so the averaged weights need no statistics recomputed.
+(RESULTS.md); the mean of those weights is meant to sit nearer the middle (RESULTS.md
+measures whether it does). GLADNet has no batch normalisation, so the averaged weights need
+no statistics recomputed.
 
-Every file must hold the weights of a GLADNet of one configuration (``model.load`` checks
-each and names the file that does not fit). The average is taken in float64 and stored in
+Every file must hold the same variables (one GLADNet configuration; a file that does not fit
+is named). The files are read as HDF5 (h5py), so neither TensorFlow nor Keras is loaded and
+any backend's weights files average alike. The average is taken in float64 and stored as
 float32; the output is written atomically.
 """
 
@@ -20,56 +21,80 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from typing import Sequence
 
 import numpy as np
 
 
+def _arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every dataset of an HDF5 weights file, by its path inside the file."""
+    import h5py
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: weights file not found")
+    found = {}
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, item: found.__setitem__(name, item[()])
+                         if isinstance(item, h5py.Dataset) else None)
+    except OSError as error:
+        raise ValueError(f"{path}: not a weights file ({error})") from None
+    return found
+
+
 def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLike) -> str:
     """Writes the element-wise mean of the weights files ``paths`` to ``output``; returns its path.
 
-    ``paths``: at least one ``.weights.h5`` file of the same GLADNet configuration (default
-    constructor arguments). Raises ValueError for no paths or mismatched shapes (naming the file),
-    FileNotFoundError for a missing file.
+    ``paths``: at least one Keras ``.weights.h5`` file, all with the same variables (names and
+    shapes: one GLADNet configuration, any backend). Floating-point variables are averaged
+    in float64 and stored in their own dtype; any other dataset must be equal in every file.
+    The output is a copy of the first file with the averages written in, made atomically.
+    Raises ValueError for no paths or files that do not fit together (naming the file), and
+    FileNotFoundError for a missing one.
     """
-    from gladnet_tf import model as model_lib
+    import h5py
+
+    from gladnet_tf import atomic
 
     if not paths:
         raise ValueError("no weights files to average")
-    model = model_lib.load(paths[0])
-    total = [np.asarray(w, np.float64) for w in model.get_weights()]
+    first = _arrays(paths[0])
+    if not first:
+        raise ValueError(f"{paths[0]}: holds no weights")
+    totals = {name: value.astype(np.float64) for name, value in first.items()
+              if np.issubdtype(value.dtype, np.floating)}
     for path in paths[1:]:
-        weights = model_lib.load(path).get_weights()
-        shapes = [w.shape for w in weights]
-        if shapes != [t.shape for t in total]:
-            raise ValueError(f"{path}: weights of another shape than {paths[0]}'s")
-        total = [t + np.asarray(w, np.float64) for t, w in zip(total, weights)]
-    model.set_weights([(t / len(paths)).astype(np.float32) for t in total])
-    return model_lib.save(model, output)
+        arrays = _arrays(path)
+        if arrays.keys() != first.keys() or any(arrays[k].shape != first[k].shape for k in first):
+            raise ValueError(f"{path}: other variables or shapes than {paths[0]} (another configuration?)")
+        for name, value in arrays.items():
+            if name in totals:
+                totals[name] += value
+            elif not np.array_equal(value, first[name]):
+                raise ValueError(f"{path}: {name} differs from {paths[0]}'s and cannot be averaged")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with atomic.temporary_path(output, suffix=".weights.h5") as temporary:
+        shutil.copyfile(paths[0], temporary)
+        with h5py.File(temporary, "r+") as f:
+            for name, total in totals.items():
+                f[name][...] = (total / len(paths)).astype(first[name].dtype)
+    return os.fspath(output)
 
 
 def main(argv: list[str]) -> int:
     """The command (flags defined when run as a script); returns the exit code (0, or 1 on an error)."""
     del argv
-    from absl import app, flags
-
-    from gladnet_tf import run_folder, ship
+    from absl import flags
 
     FLAGS = flags.FLAGS
-    paths = list(FLAGS.weights or [])
-    if FLAGS.steps and not FLAGS.run_dir:
-        raise app.UsageError("--steps needs --run_dir")
-    if not paths and not FLAGS.steps:
-        raise app.UsageError("give --weights files or --run_dir with --steps")
     try:
-        for step in FLAGS.steps:
-            paths.append(ship.step_weights(FLAGS.run_dir, int(step))[0])
-        written = average_weights(paths, FLAGS.output)
-    except (run_folder.TrainingError, FileNotFoundError, ValueError) as error:
+        written = average_weights(FLAGS.weights, FLAGS.output)
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"output": written, "averaged": [os.fspath(p) for p in paths]}, indent=2))
+    print(json.dumps({"output": written, "averaged": FLAGS.weights}, indent=2))
     return 0
 
 
@@ -77,8 +102,6 @@ if __name__ == "__main__":
     from absl import app, flags
 
     flags.DEFINE_multi_string("weights", None, "Weights files to average (.weights.h5).")
-    flags.DEFINE_string("run_dir", None, "A training run whose checkpoints to average (with --steps).")
-    flags.DEFINE_list("steps", [], "Steps of --run_dir's checkpoints to average, e.g. 1500,1600,1700.")
     flags.DEFINE_string("output", None, "Where to write the averaged .weights.h5 file.")
-    flags.mark_flags_as_required(["output"])
+    flags.mark_flags_as_required(["weights", "output"])
     app.run(lambda argv: sys.exit(main(argv)))

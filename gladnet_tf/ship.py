@@ -3,10 +3,14 @@
     python -m gladnet_tf.ship --weights runs/NAME/best.weights.h5 --run_dir runs/NAME \
         --name gladnet_NAME [--eval_data DIR] [--default]
     python -m gladnet_tf.ship --run_dir runs/NAME --step 1500     # a checkpoint's weights only
+    python -m gladnet_tf.ship --run_dir runs/NAME --average_steps 1500,1600,1700 \
+        --recipe recipes/NAME.json --stage NAME --name gladnet_NAME   # the average of checkpoints
 
 The copy is named ``NAME-SHA8.weights.h5`` and ``MANIFEST.json`` gets its record: the run's
 config with paths relative to the checkout or ``../shared``, its sessions, steps and wall
-time, and PSNR/SSIM on ``--eval_data`` when given. Works for TensorFlow and JAX run folders.
+time, PSNR/SSIM on ``--eval_data`` when given, and with ``--recipe`` how to rebuild it
+(``made_by``: the recipe, its stage and the checkpoint steps). Works for TensorFlow and JAX
+run folders.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ def _run_record(run_dir, weights_name):
 
 def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | None = None,
          make_default: bool = False, note: str = "",
-         checkpoint_dir: str | None = None) -> tuple[str, dict[str, Any]]:
+         checkpoint_dir: str | None = None,
+         made_by: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """Copies trained weights into ``checkpoints/`` as ``NAME-SHA8.weights.h5`` with a record.
 
     The record holds the run's config (data, patch, batch, schedule), its sessions (the
@@ -58,6 +63,9 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
 
     ``weights`` is a ``.weights.h5`` file; ``run_dir`` the run folder that made it (its
     ``config.json`` is required); ``checkpoint_dir`` defaults to ``checkpoints.CHECKPOINT_DIR``.
+    ``made_by`` (optional) says how to rebuild the file: ``{"recipe": "recipes/NAME.json",
+    "stage": STAGE, "steps": [the checkpoint steps whose weights, averaged if several, it is]}``;
+    it is stored as the record's ``made_by``.
     The copy becomes the default if ``make_default`` or if the manifest has none yet. Returns
     (path of the copy, its MANIFEST record).
     """
@@ -71,6 +79,8 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     atomic.copy_file(weights, target)
     record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
     record.update(_run_record(run_dir, filename))
+    if made_by:
+        record["made_by"] = {key: _portable(value) for key, value in made_by.items()}
     if eval_data:
         _, summary = evaluate.evaluate("gladnet", eval_data, weights=target, log=lambda m: None)
         _, baseline = evaluate.evaluate("none", eval_data, log=lambda m: None)
@@ -115,29 +125,51 @@ def step_weights(run_dir: str | os.PathLike, step: int) -> tuple[str, bool]:
     return training.weights_from_checkpoint(run_dir, step), True
 
 
+def _weights_to_ship(flag_values: Any) -> tuple[str | None, list[int]]:
+    """(weights file, checkpoint steps it came from) for the flags: ``--weights`` as given (no
+    steps), ``--step N`` (that checkpoint's weights) or ``--average_steps`` (their average,
+    written to ``RUN_DIR/weights/avg-FIRST-LAST-COUNT.weights.h5``). Prints what it wrote."""
+    if flag_values.step is not None and flag_values.average_steps:
+        raise ValueError("give --step or --average_steps, not both")
+    if flag_values.step is not None:
+        weights, written = step_weights(flag_values.run_dir, flag_values.step)
+        print(f"wrote {weights}" if written else f"checkpoint weights: {weights}")
+        return weights, [flag_values.step]
+    if flag_values.average_steps:
+        from gladnet_tf import averaging
+
+        steps = sorted(int(step) for step in flag_values.average_steps)
+        output = os.path.join(flag_values.run_dir, "weights", f"avg-{steps[0]}-{steps[-1]}-{len(steps)}.weights.h5")
+        weights = averaging.average_weights([step_weights(flag_values.run_dir, step)[0] for step in steps], output)
+        print(f"wrote {weights} (the average of steps {', '.join(map(str, steps))})")
+        return weights, steps
+    return flag_values.weights, []
+
+
 def main(argv: list[str]) -> int:
     """The command (flags defined when run as a script); returns the exit code.
 
-    0: shipped, or with ``--step`` and no ``--name`` the checkpoint's weights written or found;
-    1: no such checkpoint. Missing ``--weights``/``--step`` or ``--name`` raise UsageError.
+    0: shipped, or with ``--step``/``--average_steps`` and no ``--name`` the weights written or
+    found; 1: no such checkpoint (or weights that do not fit). Missing ``--weights``/``--step`` or ``--name`` raise UsageError.
     """
     del argv
     from absl import app, flags
 
     FLAGS = flags.FLAGS
-    weights = FLAGS.weights
-    if FLAGS.step is not None:
-        try:
-            weights, written = step_weights(FLAGS.run_dir, FLAGS.step)
-        except (run_folder.TrainingError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(f"wrote {weights}" if written else f"checkpoint weights: {weights}")
-        if not FLAGS.name:
-            return 0
+    try:
+        weights, steps = _weights_to_ship(FLAGS)
+    except (run_folder.TrainingError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if steps and not FLAGS.name:
+        return 0
     if not weights or not FLAGS.name:
         raise app.UsageError("--weights (or --step) and --name are required to ship weights")
-    target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note)
+    made_by = None
+    if FLAGS.recipe:
+        made_by = {"recipe": os.path.abspath(FLAGS.recipe), "stage": FLAGS.stage, "steps": steps}
+    target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note,
+                          made_by=made_by)
     print(json.dumps(record.get("evaluation", {}), indent=2))
     print(f"shipped {target}")
     return 0
@@ -149,6 +181,12 @@ if __name__ == "__main__":
     flags.DEFINE_string("weights", None, "Weights to ship (e.g. runs/NAME/best.weights.h5).")
     flags.DEFINE_integer("step", None, "Instead of --weights: take the run's checkpoint at this step (written "
                          "to RUN_DIR/weights/step-N.weights.h5; without --name, only that is done).")
+    flags.DEFINE_list("average_steps", [], "Instead of --weights: the average of the run's checkpoints at "
+                      "these steps (gladnet_tf.averaging; written to RUN_DIR/weights/avg-FIRST-LAST-COUNT"
+                      ".weights.h5; without --name, only that is done).")
+    flags.DEFINE_string("recipe", None, "The recipe (recipes/NAME.json) whose stage made the run, for the "
+                        "record's made_by (with --stage and the steps).")
+    flags.DEFINE_string("stage", None, "The recipe's stage that made the run.")
     flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
     flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
     flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")

@@ -92,7 +92,8 @@ def test_the_guard_sees_a_circle():
 
 @pytest.mark.parametrize("module", ["gladnet_tf.checkpoints", "gladnet_tf.config",
                                     "gladnet_tf.run_folder", "gladnet_tf.session",
-                                    "gladnet_tf.progress", "gladnet_tf.atomic"])
+                                    "gladnet_tf.progress", "gladnet_tf.atomic",
+                                    "gladnet_tf.averaging"])
 def test_light_modules_import_neither_tensorflow_nor_keras(module):
     """Transitively: what these modules import (within the package) never pulls in TF/Keras."""
     graph = import_graph()

@@ -21,6 +21,16 @@ def test_the_average_is_the_elementwise_mean(tmp_path):
     assert not np.allclose(averaged[0], each[0][0])
 
 
+def test_weights_of_another_configuration_average_too(tmp_path):
+    small = [model_lib.save(random_gladnet(seed=s, global_filters=16, detail_filters=16),
+                            tmp_path / f"s{s}.weights.h5") for s in (1, 2)]
+    output = averaging.average_weights(small, tmp_path / "avg.weights.h5")
+    averaged = model_lib.load(output, global_filters=16, detail_filters=16).get_weights()
+    each = [model_lib.load(p, global_filters=16, detail_filters=16).get_weights() for p in small]
+    for k, value in enumerate(averaged):
+        np.testing.assert_allclose(value, (each[0][k].astype(np.float64) + each[1][k]) / 2, rtol=1e-6, atol=1e-7)
+
+
 def test_one_file_averages_to_itself(tmp_path):
     path = random_weights(tmp_path, 4)
     output = averaging.average_weights([path], tmp_path / "same.weights.h5")
@@ -35,7 +45,11 @@ def test_refuses_nothing_and_other_shapes(tmp_path):
     other = model_lib.save(random_gladnet(seed=6, global_filters=32), tmp_path / "small.weights.h5")
     with pytest.raises(ValueError, match="small.weights.h5"):
         averaging.average_weights([good, other], tmp_path / "x.weights.h5")
+    (tmp_path / "text.weights.h5").write_text("not HDF5")
+    with pytest.raises(ValueError, match="text.weights.h5"):
+        averaging.average_weights([good, tmp_path / "text.weights.h5"], tmp_path / "x.weights.h5")
     assert not (tmp_path / "x.weights.h5").exists()
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name or p.name.startswith(".")]
 
 
 def test_command_line_names_a_missing_file(tmp_path):

@@ -155,6 +155,19 @@ def assert_ships_like_a_tensorflow_run(run_dir, checkpoint_dir):
     assert record["sha256"] == checkpoints.sha256_of(target) == checkpoints.sha256_of(run_dir / "final.weights.h5")
     assert record["final"]["backend"] == "jax" and record["final"]["step"] == STEPS
     assert record["config"]["steps"] == STEPS
+    # The average of the two kept checkpoints, shipped with how to rebuild it.
+    from types import SimpleNamespace
+
+    chosen = SimpleNamespace(step=None, average_steps=[str(s) for s in kept], run_dir=str(run_dir), weights=None)
+    averaged, steps = ship._weights_to_ship(chosen)
+    assert steps == kept and os.path.basename(averaged) == f"avg-{kept[0]}-{kept[-1]}-2.weights.h5"
+    got, ends = weights(averaged), [weights(run_dir / "checkpoints" / f"ckpt-{s}.weights.h5") for s in kept]
+    for name in got:
+        np.testing.assert_allclose(got[name], (ends[0][name].astype(np.float64) + ends[1][name]) / 2, rtol=1e-6)
+    recipe = REPO / "recipes" / "gladnet_bright12.json"
+    _, record = ship.ship(averaged, run_dir, "gladnet_jaxavg", checkpoint_dir=str(checkpoint_dir),
+                          made_by={"recipe": str(recipe), "stage": "bright12", "steps": steps})
+    assert record["made_by"] == {"recipe": "recipes/gladnet_bright12.json", "stage": "bright12", "steps": kept}
 
 
 @pytest.mark.slow
