@@ -87,15 +87,35 @@ def test_validation_splits_stay_out_of_training(tmp_path):
     assert not names["src-bsds-train"] & names["src-bsds-val"] and len(names["src-bsds-val"]) == 20
 
 
+def default_made_by():
+    """The default weights' ``made_by`` record (recipe, stage, steps) from MANIFEST.json."""
+    manifest = json.loads((ROOT / "checkpoints" / "MANIFEST.json").read_text())
+    record = manifest["weights"][manifest["default"]]
+    assert "made_by" in record, f"the default {manifest['default']} records no recipe (made_by)"
+    return record["made_by"]
+
+
+def test_shipped_records_name_real_recipes_stages_and_starting_weights():
+    manifest = json.loads((ROOT / "checkpoints" / "MANIFEST.json").read_text())
+    made = {name: r["made_by"] for name, r in manifest["weights"].items() if "made_by" in r}
+    assert manifest["default"] in made
+    for name, made_by in made.items():
+        loaded = recipe.load(ROOT / made_by["recipe"])
+        values = recipe.stage_config(loaded, made_by["stage"], "data")
+        assert made_by["steps"] and all(0 < s <= values["steps"] for s in made_by["steps"]), name
+        assert (ROOT / values["init_weights"]).is_file(), f"{name}: {values['init_weights']} is not shipped"
+
+
 @needs_shared
 def test_default_recipe_first_steps_train(tmp_path, monkeypatch):
     from gladnet_tf import config as config_lib
     from gladnet_tf import training
 
     monkeypatch.chdir(ROOT)  # init_weights is relative to the checkout
-    loaded = recipe.load(ROOT / "recipes" / "gladnet_real8.json")
+    made_by = default_made_by()
+    loaded = recipe.load(ROOT / made_by["recipe"])
     recipe.build(loaded, tmp_path / "data", limit=2, log=io.StringIO())
-    values = recipe.stage_config(loaded, "real8", tmp_path / "data")
+    values = recipe.stage_config(loaded, made_by["stage"], tmp_path / "data")
     values.update(patch_size=32, steps=2, checkpoint_every=1, log_every=1)
     summary = training.run(config_lib.TrainConfig(**values), str(tmp_path / "run"))
     assert summary["step"] == 2
