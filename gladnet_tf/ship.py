@@ -150,7 +150,8 @@ def main(argv: list[str]) -> int:
     """The command (flags defined when run as a script); returns the exit code.
 
     0: shipped, or with ``--step``/``--average_steps`` and no ``--name`` the weights written or
-    found; 1: no such checkpoint (or weights that do not fit). Missing ``--weights``/``--step`` or ``--name`` raise UsageError.
+    found; 1: no such checkpoint (or weights that do not fit). Missing weights or ``--name``,
+    and ``--recipe`` without steps, raise UsageError.
     """
     del argv
     from absl import app, flags
@@ -164,9 +165,11 @@ def main(argv: list[str]) -> int:
     if steps and not FLAGS.name:
         return 0
     if not weights or not FLAGS.name:
-        raise app.UsageError("--weights (or --step) and --name are required to ship weights")
+        raise app.UsageError("--weights (or --step, --average_steps) and --name are required to ship weights")
     made_by = None
     if FLAGS.recipe:
+        if not steps:
+            raise app.UsageError("--recipe records the steps that rebuild the file: give --step or --average_steps")
         made_by = {"recipe": os.path.abspath(FLAGS.recipe), "stage": FLAGS.stage, "steps": steps}
     target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note,
                           made_by=made_by)
