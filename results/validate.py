@@ -15,6 +15,10 @@ JSON line per checkpoint, appended to ``--log``):
 - ``rg``, ``bg``: mean over images of the output's mean(R - G) and mean(B - G) minus the
   target's, on the target's *neutral* pixels (channel spread < 0.04, mean > 0.08): a colour
   cast shows as a non-zero value (pink-red: rg > 0, bg > 0).
+- ``tone``: the tone curve, pixel-weighted over the set: the input's luma (Rec. 601 weights)
+  binned at ``TONE_BINS``; per bin the share of pixels and the mean luma of the input, the
+  target and the output. It shows *where* an output is too dark or too bright: whether deep
+  shadows are under-lifted (LOL-like night photos) or over-lifted (FiveK's camera renderings).
 - synthetic pairs are also split by kind: ``uniform`` (E everywhere), ``backlit`` (only the
   darker parts darkened) and ``gray`` (R = G = B: ``rg``/``bg`` is the whole cast).
 
@@ -37,6 +41,27 @@ from gladnet_tf import images  # noqa: E402
 
 FLAGS = flags.FLAGS
 SETS = ("val-lol20", "val-fivek100", "val-syn-fivek", "val-syn-bsds")
+TONE_BINS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0001)  # input luma bin edges, [lo, hi)
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def tone_sums(low, output, target):
+    """Per input-luma bin: [pixels, sum of input, target and output luma], shape (bins, 4)."""
+    luma = [np.asarray(x, np.float64).reshape(-1, 3) @ LUMA for x in (low, target, output)]
+    which = np.digitize(luma[0], TONE_BINS) - 1
+    sums = np.zeros((len(TONE_BINS) - 1, 4))
+    for b in range(len(sums)):
+        inside = which == b
+        sums[b] = [inside.sum()] + [v[inside].sum() for v in luma]
+    return sums
+
+
+def tone_curve(sums):
+    """Summed ``tone_sums`` -> {"share", "input", "target", "output"}: lists, one value per bin."""
+    count = np.maximum(sums[:, 0], 1)
+    return {"share": [round(float(v), 4) for v in sums[:, 0] / max(sums[:, 0].sum(), 1)],
+            **{key: [round(float(v), 4) for v in sums[:, i + 1] / count]
+               for i, key in enumerate(("input", "target", "output"))}}
 
 
 def neutral_bias(output, target, spread=0.04, floor=0.08):
@@ -75,6 +100,7 @@ def score_pair(enhance, low_path, high_path):
     bias = neutral_bias(output, target)
     if bias is not None:
         row["rg"], row["bg"] = bias
+    row["tone"] = tone_sums(low, output, target)
     return row
 
 
@@ -84,6 +110,7 @@ def summarise(rows):
         values = [r[key] for r in rows if key in r]
         if values:
             summary[key] = round(float(np.mean(values)), 4)
+    summary["tone"] = tone_curve(sum(r["tone"] for r in rows))
     return summary
 
 
@@ -130,6 +157,10 @@ def main(argv):
             if isinstance(s, dict):
                 print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"
                       f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}")
+                tone = s["tone"]
+                print("  " + " " * 18 + " tone (input luma bin: target / output) " + "  ".join(
+                    f"{lo:.2f}: {t:.2f}/{o:.2f}" for lo, t, o, share in
+                    zip(TONE_BINS, tone["target"], tone["output"], tone["share"]) if share > 0))
         if FLAGS.log:
             os.makedirs(os.path.dirname(os.path.abspath(FLAGS.log)), exist_ok=True)
             with open(FLAGS.log, "a") as f:

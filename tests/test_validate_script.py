@@ -1,0 +1,49 @@
+"""results/validate.py: the tone curve and the neutral-pixel colour bias are what they say."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def validate():
+    return load_script("results/validate.py")
+
+
+def test_tone_curve_bins_pixels_by_input_luma_and_weights_images_by_pixels(validate):
+    # Image 1: 3 gray pixels at 0.02 (bin 0) mapped to target 0.3 / output 0.2, one at 0.5
+    # (bin [0.4, 0.7)) kept at 0.5 / output 0.6. Image 2: one gray pixel at 0.03 -> 0.5 / 0.1.
+    low1 = np.array([0.02, 0.02, 0.02, 0.5])[:, None, None] * np.ones((1, 1, 3))
+    target1 = np.array([0.3, 0.3, 0.3, 0.5])[:, None, None] * np.ones((1, 1, 3))
+    output1 = np.array([0.2, 0.2, 0.2, 0.6])[:, None, None] * np.ones((1, 1, 3))
+    low2, target2, output2 = (np.full((1, 1, 3), v) for v in (0.03, 0.5, 0.1))
+    sums = validate.tone_sums(low1, output1, target1) + validate.tone_sums(low2, output2, target2)
+    curve = validate.tone_curve(sums)
+    assert len(curve["share"]) == len(validate.TONE_BINS) - 1
+    assert curve["share"][0] == pytest.approx(0.8) and curve["share"][4] == pytest.approx(0.2)
+    assert curve["input"][0] == pytest.approx((3 * 0.02 + 0.03) / 4)
+    assert curve["target"][0] == pytest.approx((3 * 0.3 + 0.5) / 4)  # pixel-weighted, not per image
+    assert curve["output"][0] == pytest.approx((3 * 0.2 + 0.1) / 4)
+    assert curve["output"][4] == pytest.approx(0.6) and curve["target"][4] == pytest.approx(0.5)
+    assert curve["share"][1] == 0 and curve["output"][1] == 0  # an empty bin is 0, not NaN
+
+
+def test_tone_curve_uses_luma_not_the_channel_mean(validate):
+    # Pure green at 0.15 has luma 0.587 * 0.15 = 0.088: bin [0.05, 0.1), not the mean's 0.05 bin.
+    low = np.zeros((2, 2, 3))
+    low[..., 1] = 0.15
+    curve = validate.tone_curve(validate.tone_sums(low, low, low))
+    assert curve["share"][1] == 1.0
+    assert curve["input"][1] == pytest.approx(0.587 * 0.15, abs=1e-4)  # logged to 4 decimals
+
+
+def test_neutral_bias_sees_a_pink_cast_only_on_neutral_pixels(validate):
+    target = np.full((10, 10, 3), 0.5)
+    target[:5, :, 0] = 0.9  # a red half: not neutral, ignored
+    output = target.copy()
+    output[5:, :, 0] += 0.03  # pink on the neutral half
+    output[5:, :, 2] += 0.01
+    rg, bg = validate.neutral_bias(output, target)
+    assert rg == pytest.approx(0.03) and bg == pytest.approx(0.01)
+    assert validate.neutral_bias(output, np.zeros((10, 10, 3))) is None  # too dark to count
