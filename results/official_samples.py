@@ -36,12 +36,17 @@ def luminance(rgb):
     return float(np.mean(rgb @ REC709))
 
 
+def tone_bin(y, edges=TONE_BINS):
+    """The bin ``[edges[i], edges[i+1])`` of each value of y (the last bin closed), as i."""
+    return np.clip(np.searchsorted(edges, y, side="right") - 1, 0, len(edges) - 2)
+
+
 def tone_curve(low, out, edges=TONE_BINS):
     """Per input-luminance bin ``[edges[i], edges[i+1])`` (the last one closed): (mean input
     luminance, mean output luminance, fraction of pixels), or None for an empty bin. low and
     out are HxWx3 float in [0, 1] of the same size."""
     y_in, y_out = low @ REC709, out @ REC709
-    index = np.clip(np.searchsorted(edges, y_in, side="right") - 1, 0, len(edges) - 2)
+    index = tone_bin(y_in, edges)
     rows = []
     for b in range(len(edges) - 1):
         chosen = index == b

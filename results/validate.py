@@ -37,23 +37,21 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling official_samples.py
 from gladnet_tf import images  # noqa: E402
+from official_samples import TONE_BINS, tone_bin  # noqa: E402  (one binning rule for both)
 
 FLAGS = flags.FLAGS
 SETS = ("val-lol20", "val-fivek100", "val-syn-fivek", "val-syn-bsds")
-TONE_BINS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0001)  # input luma bin edges, [lo, hi)
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601, the weights of the training loss
 
 
 def tone_sums(low, output, target):
     """Per input-luma bin: [pixels, sum of input, target and output luma], shape (bins, 4)."""
     luma = [np.asarray(x, np.float64).reshape(-1, 3) @ LUMA for x in (low, target, output)]
-    which = np.digitize(luma[0], TONE_BINS) - 1
-    sums = np.zeros((len(TONE_BINS) - 1, 4))
-    for b in range(len(sums)):
-        inside = which == b
-        sums[b] = [inside.sum()] + [v[inside].sum() for v in luma]
-    return sums
+    which, bins = tone_bin(luma[0]), len(TONE_BINS) - 1
+    return np.stack([np.bincount(which, minlength=bins)] +
+                    [np.bincount(which, weights=v, minlength=bins) for v in luma], axis=1)
 
 
 def tone_curve(sums):
