@@ -19,6 +19,10 @@ JSON line per checkpoint, appended to ``--log``):
   binned at ``TONE_BINS``; per bin the share of pixels and the mean luma of the input, the
   target and the output. It shows *where* an output is too dark or too bright: whether deep
   shadows are under-lifted (LOL-like night photos) or over-lifted (FiveK's camera renderings).
+- ``gain``, ``psnr_gain``: the single factor per image that brings the output closest to the
+  target (least squares), and the PSNR after it (clipped to [0, 1], 8-bit). ``psnr_gain -
+  psnr`` is what a perfect global exposure would add: how much of the error is only "too
+  dark or too bright overall", which the global-illumination branch should get right.
 - synthetic pairs are also split by kind: ``uniform`` (E everywhere), ``backlit`` (only the
   darker parts darkened) and ``gray`` (R = G = B: ``rg``/``bg`` is the whole cast).
 
@@ -72,6 +76,13 @@ def neutral_bias(output, target, spread=0.04, floor=0.08):
             float(np.mean(o[:, 2] - o[:, 1]) - np.mean(t[:, 2] - t[:, 1])))
 
 
+def exposure_matched(output, target):
+    """(gain, output * gain clipped to [0, 1]): the one factor that minimises the squared error."""
+    o = np.asarray(output, np.float64)
+    gain = float(np.sum(o * target) / max(np.sum(o * o), 1e-12))
+    return gain, np.clip(o * gain, 0.0, 1.0)
+
+
 def synthetic_kinds(folder):
     """File name -> 'gray' / 'backlit' / 'uniform' from a synthesis.json, or {} for real pairs."""
     record = Path(folder) / "synthesis.json"
@@ -95,6 +106,8 @@ def score_pair(enhance, low_path, high_path):
     row = {"psnr": float(psnr(output8, target8)), "ssim": float(ssim(output8, target8)),
            "bright": float(output.mean() / max(target.mean(), 1e-3)),
            "out_mean": float(output.mean()), "target_mean": float(target.mean())}
+    row["gain"], matched = exposure_matched(output, target)
+    row["psnr_gain"] = float(psnr(images.quantize(matched, 8), target8))
     bias = neutral_bias(output, target)
     if bias is not None:
         row["rg"], row["bg"] = bias
@@ -104,7 +117,8 @@ def score_pair(enhance, low_path, high_path):
 
 def summarise(rows):
     summary = {"n": len(rows)}
-    for key in ("psnr", "ssim", "bright", "out_mean", "target_mean", "rg", "bg"):
+    for key in ("psnr", "ssim", "bright", "out_mean", "target_mean", "rg", "bg", "gain",
+                "psnr_gain"):
         values = [r[key] for r in rows if key in r]
         if values:
             summary[key] = round(float(np.mean(values)), 4)
@@ -154,7 +168,8 @@ def main(argv):
         for group, s in result.items():
             if isinstance(s, dict):
                 print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"
-                      f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}")
+                      f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}"
+                      f"  exposure-matched {s.get('psnr_gain', 0):6.2f} dB (gain {s.get('gain', 0):.3f})")
                 tone = s["tone"]
                 print("  " + " " * 18 + " tone (input luma bin: target / output) " + "  ".join(
                     f"{lo:.2f}: {t:.2f}/{o:.2f}" for lo, t, o, share in

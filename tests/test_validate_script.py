@@ -47,3 +47,20 @@ def test_neutral_bias_sees_a_pink_cast_only_on_neutral_pixels(validate):
     rg, bg = validate.neutral_bias(output, target)
     assert rg == pytest.approx(0.03) and bg == pytest.approx(0.01)
     assert validate.neutral_bias(output, np.zeros((10, 10, 3))) is None  # too dark to count
+
+
+def test_exposure_matched_finds_the_gain_and_clips(validate):
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0.05, 0.6, (8, 8, 3))
+    gain, matched = validate.exposure_matched(0.5 * target, target)
+    assert gain == pytest.approx(2.0) and np.allclose(matched, target)  # too dark by half: x2
+    # A gain that overshoots 1 is clipped, and a wrong tone curve is not a matter of gain.
+    output = np.array([0.45, 0.01])[:, None, None] * np.ones((1, 1, 3))
+    target2 = np.array([1.0, 0.5])[:, None, None] * np.ones((1, 1, 3))
+    gain, matched = validate.exposure_matched(output, target2)
+    assert gain == pytest.approx(0.455 / 0.2026) and 0.45 * gain > 1.0
+    assert matched.max() == 1.0 and matched[1, 0, 0] == pytest.approx(0.01 * gain)
+    curved = target ** 2
+    gain, matched = validate.exposure_matched(curved, target)
+    assert np.mean((matched - target) ** 2) > 1e-3  # no single factor undoes a gamma of 2
+    assert np.mean((matched - target) ** 2) < np.mean((curved - target) ** 2)
