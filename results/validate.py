@@ -23,6 +23,7 @@ JSON line per checkpoint, appended to ``--log``):
   target (least squares), and the PSNR after it (clipped to [0, 1], 8-bit). ``psnr_gain -
   psnr`` is what a perfect global exposure would add: how much of the error is only "too
   dark or too bright overall", which the global-illumination branch should get right.
+  ``gain_sd``: the spread (standard deviation) of that factor over a set's images.
 - synthetic pairs are also split by kind: ``uniform`` (E everywhere), ``backlit`` (only the
   darker parts darkened) and ``gray`` (R = G = B: ``rg``/``bg`` is the whole cast).
 
@@ -122,6 +123,9 @@ def summarise(rows):
         values = [r[key] for r in rows if key in r]
         if values:
             summary[key] = round(float(np.mean(values)), 4)
+    gains = [r["gain"] for r in rows if "gain" in r]
+    if gains:  # the spread over images: a set-wide level error, or one that varies per image
+        summary["gain_sd"] = round(float(np.std(gains)), 4)
     summary["tone"] = tone_curve(sum(r["tone"] for r in rows))
     return summary
 
@@ -169,7 +173,8 @@ def main(argv):
             if isinstance(s, dict):
                 print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"
                       f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}"
-                      f"  exposure-matched {s.get('psnr_gain', 0):6.2f} dB (gain {s.get('gain', 0):.3f})")
+                      f"  exposure-matched {s.get('psnr_gain', 0):6.2f} dB (gain {s.get('gain', 0):.3f}"
+                      f" +- {s.get('gain_sd', 0):.3f})")
                 tone = s["tone"]
                 print("  " + " " * 18 + " tone (input luma bin: target / output) " + "  ".join(
                     f"{lo:.2f}: {t:.2f}/{o:.2f}" for lo, t, o, share in

@@ -64,3 +64,11 @@ def test_exposure_matched_finds_the_gain_and_clips(validate):
     gain, matched = validate.exposure_matched(curved, target)
     assert np.mean((matched - target) ** 2) > 1e-3  # no single factor undoes a gamma of 2
     assert np.mean((matched - target) ** 2) < np.mean((curved - target) ** 2)
+
+
+def test_summary_gives_the_mean_gain_and_its_spread_over_images(validate):
+    rows = [{"psnr": 20.0, "gain": g, "tone": np.zeros((len(validate.TONE_BINS) - 1, 4))}
+            for g in (0.9, 1.1, 1.3)]
+    summary = validate.summarise(rows)
+    assert summary["gain"] == pytest.approx(1.1) and summary["gain_sd"] == pytest.approx(0.1633, abs=1e-4)
+    assert summary["n"] == 3 and summary["psnr"] == 20.0
