@@ -24,6 +24,9 @@ JSON line per checkpoint, appended to ``--log``):
   psnr`` is what a perfect global exposure would add: how much of the error is only "too
   dark or too bright overall", which the global-illumination branch should get right.
   ``gain_sd``: the spread (standard deviation) of that factor over a set's images.
+  ``set_gain``, ``psnr_set_gain``: the same with one factor for the whole set (least squares
+  over all its pixels; without clipping or 8-bit rounding), what a set-wide level fix could
+  recover at most.
 - synthetic pairs are also split by kind: ``uniform`` (E everywhere), ``backlit`` (only the
   darker parts darkened) and ``gray`` (R = G = B: ``rg``/``bg`` is the whole cast).
 
@@ -84,6 +87,21 @@ def exposure_matched(output, target):
     return gain, np.clip(o * gain, 0.0, 1.0)
 
 
+def gain_terms(output, target):
+    """(sum o^2, sum o*t, sum t^2, samples): the squared error after a gain g is
+    ``a g^2 - 2 b g + c``, so a set's best common gain and its PSNR follow from these sums."""
+    o, t = np.asarray(output, np.float64), np.asarray(target, np.float64)
+    return float(np.sum(o * o)), float(np.sum(o * t)), float(np.sum(t * t)), int(o.size)
+
+
+def set_gain_psnr(terms):
+    """Per-image ``gain_terms`` -> (the set's least-squares gain, mean PSNR of the images at it)."""
+    a, b, c, n = (np.array(v, np.float64) for v in zip(*terms))
+    gain = float(b.sum() / max(a.sum(), 1e-12))
+    mse = np.maximum(a * gain ** 2 - 2 * b * gain + c, 1e-12) / n
+    return gain, float(np.mean(10 * np.log10(1.0 / mse)))
+
+
 def synthetic_kinds(folder):
     """File name -> 'gray' / 'backlit' / 'uniform' from a synthesis.json, or {} for real pairs."""
     record = Path(folder) / "synthesis.json"
@@ -109,6 +127,7 @@ def score_pair(enhance, low_path, high_path):
            "out_mean": float(output.mean()), "target_mean": float(target.mean())}
     row["gain"], matched = exposure_matched(output, target)
     row["psnr_gain"] = float(psnr(images.quantize(matched, 8), target8))
+    row["gain_terms"] = gain_terms(output, target)
     bias = neutral_bias(output, target)
     if bias is not None:
         row["rg"], row["bg"] = bias
@@ -126,6 +145,9 @@ def summarise(rows):
     gains = [r["gain"] for r in rows if "gain" in r]
     if gains:  # the spread over images: a set-wide level error, or one that varies per image
         summary["gain_sd"] = round(float(np.std(gains)), 4)
+    terms = [r["gain_terms"] for r in rows if "gain_terms" in r]
+    if terms:
+        summary["set_gain"], summary["psnr_set_gain"] = (round(v, 4) for v in set_gain_psnr(terms))
     summary["tone"] = tone_curve(sum(r["tone"] for r in rows))
     return summary
 
@@ -174,7 +196,8 @@ def main(argv):
                 print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"
                       f"  bright {s.get('bright', 0):.3f}  R-G {s.get('rg', 0):+.4f}  B-G {s.get('bg', 0):+.4f}"
                       f"  exposure-matched {s.get('psnr_gain', 0):6.2f} dB (gain {s.get('gain', 0):.3f}"
-                      f" +- {s.get('gain_sd', 0):.3f})")
+                      f" +- {s.get('gain_sd', 0):.3f}); one gain for the set"
+                      f" {s.get('psnr_set_gain', 0):6.2f} dB ({s.get('set_gain', 0):.3f})")
                 tone = s["tone"]
                 print("  " + " " * 18 + " tone (input luma bin: target / output) " + "  ".join(
                     f"{lo:.2f}: {t:.2f}/{o:.2f}" for lo, t, o, share in

@@ -72,3 +72,17 @@ def test_summary_gives_the_mean_gain_and_its_spread_over_images(validate):
     summary = validate.summarise(rows)
     assert summary["gain"] == pytest.approx(1.1) and summary["gain_sd"] == pytest.approx(0.1633, abs=1e-4)
     assert summary["n"] == 3 and summary["psnr"] == 20.0
+
+
+def test_one_gain_for_the_set_is_the_least_squares_over_all_pixels(validate):
+    rng = np.random.default_rng(1)
+    t1, t2 = rng.uniform(0.1, 0.5, (6, 6, 3)), rng.uniform(0.1, 0.5, (4, 4, 3))
+    o1, o2 = 0.5 * t1, t2.copy()  # one image half as bright, one exact
+    terms = [validate.gain_terms(o1, t1), validate.gain_terms(o2, t2)]
+    gain, mean_psnr = validate.set_gain_psnr(terms)
+    both_o = np.concatenate([o1.ravel(), o2.ravel()])
+    both_t = np.concatenate([t1.ravel(), t2.ravel()])
+    assert gain == pytest.approx(np.dot(both_o, both_t) / np.dot(both_o, both_o))
+    assert 1.0 < gain < 2.0  # between what each image alone asks for
+    expected = np.mean([10 * np.log10(1 / np.mean((gain * o - t) ** 2)) for o, t in ((o1, t1), (o2, t2))])
+    assert mean_psnr == pytest.approx(expected)
