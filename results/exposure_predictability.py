@@ -74,7 +74,7 @@ def r_squared(y, predicted):
 def psnr_at(output, target8, gain):
     from gladnet_tf.metrics.fidelity import psnr
 
-    return float(psnr(images.quantize(np.clip(output * gain, 0.0, 1.0), 8), target8))
+    return float(psnr(images.quantize(validate.apply_gain(output, gain), 8), target8))
 
 
 def collect(weights, data_root):
@@ -83,19 +83,11 @@ def collect(weights, data_root):
 
     enhance = inference.Enhancer(weights).enhance
     rows = []
-    for name in validate.SETS:
-        folder = Path(data_root) / name
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: not built (python -m gladnet_tf.recipe ...)")
-        group = "val-syn" if validate.synthetic_kinds(folder) else name
-        highs = {p.stem: p for p in Path(images.find_high_folder(str(folder))).iterdir()}
-        for low_path in sorted((folder / "low").iterdir()):
-            low = images.read(low_path).rgb
-            target8 = images.quantize(images.read(highs[low_path.stem]).rgb, 8)
-            output = images.quantize(np.asarray(enhance(low), np.float32), 8) / 255.0
-            gain, _ = validate.exposure_matched(output, target8 / 255.0)
-            rows.append({"group": group, "x": features(low, output), "gain": gain,
-                         "output": output, "target8": target8})
+    for group, _, low_path, high_path in validate.validation_pairs(data_root):
+        low, output, _, target8 = validate.enhance_pair(enhance, low_path, high_path)
+        gain = validate.least_squares_gain(validate.gain_terms(output, target8 / 255.0))
+        rows.append({"group": group, "x": features(low, output), "gain": gain,
+                     "output": output, "target8": target8})
     return rows
 
 

@@ -80,11 +80,20 @@ def neutral_bias(output, target, spread=0.04, floor=0.08):
             float(np.mean(o[:, 2] - o[:, 1]) - np.mean(t[:, 2] - t[:, 1])))
 
 
+def apply_gain(output, gain):
+    """output * gain, clipped to [0, 1] as an image would be."""
+    return np.clip(np.asarray(output, np.float64) * gain, 0.0, 1.0)
+
+
+def least_squares_gain(terms):
+    """The g that minimises ``a g^2 - 2 b g + c`` for ``gain_terms`` (one image's, or summed)."""
+    return float(terms[1] / max(terms[0], 1e-12))
+
+
 def exposure_matched(output, target):
     """(gain, output * gain clipped to [0, 1]): the one factor that minimises the squared error."""
-    o = np.asarray(output, np.float64)
-    gain = float(np.sum(o * target) / max(np.sum(o * o), 1e-12))
-    return gain, np.clip(o * gain, 0.0, 1.0)
+    gain = least_squares_gain(gain_terms(output, target))
+    return gain, apply_gain(output, gain)
 
 
 def gain_terms(output, target):
@@ -97,7 +106,7 @@ def gain_terms(output, target):
 def set_gain_psnr(terms):
     """Per-image ``gain_terms`` -> (the set's least-squares gain, mean PSNR of the images at it)."""
     a, b, c, n = (np.array(v, np.float64) for v in zip(*terms))
-    gain = float(b.sum() / max(a.sum(), 1e-12))
+    gain = least_squares_gain((a.sum(), b.sum()))
     mse = np.maximum(a * gain ** 2 - 2 * b * gain + c, 1e-12) / n
     return gain, float(np.mean(10 * np.log10(1.0 / mse)))
 
@@ -115,19 +124,40 @@ def synthetic_kinds(folder):
     return kinds
 
 
-def score_pair(enhance, low_path, high_path):
-    from gladnet_tf.metrics.fidelity import psnr, ssim
+def validation_pairs(data_root):
+    """Yields (group, kind, low path, high path) for every pair of the ``SETS`` folders; group
+    is the folder's name, or ``val-syn`` for synthetic pairs, whose kind is 'uniform',
+    'backlit' or 'gray' (None for real pairs)."""
+    for name in SETS:
+        folder = Path(data_root) / name
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: not built (python -m gladnet_tf.recipe ...)")
+        kinds = synthetic_kinds(folder)
+        highs = {p.stem: p for p in Path(images.find_high_folder(str(folder))).iterdir()}
+        for low_path in sorted((folder / "low").iterdir()):
+            yield ("val-syn" if kinds else name), kinds.get(low_path.stem), low_path, highs[low_path.stem]
 
+
+def enhance_pair(enhance, low_path, high_path):
+    """(input, output, 8-bit output, 8-bit target): images in [0, 1] (HxWx3), the output as
+    ``test.py`` would write it (rounded to 8 bits)."""
     low = images.read(low_path).rgb
     target8 = images.quantize(images.read(high_path).rgb, 8)
     output8 = images.quantize(np.asarray(enhance(low), np.float32), 8)
-    output, target = output8 / 255.0, target8 / 255.0
+    return low, output8 / 255.0, output8, target8
+
+
+def score_pair(enhance, low_path, high_path):
+    from gladnet_tf.metrics.fidelity import psnr, ssim
+
+    low, output, output8, target8 = enhance_pair(enhance, low_path, high_path)
+    target = target8 / 255.0
     row = {"psnr": float(psnr(output8, target8)), "ssim": float(ssim(output8, target8)),
            "bright": float(output.mean() / max(target.mean(), 1e-3)),
            "out_mean": float(output.mean()), "target_mean": float(target.mean())}
-    row["gain"], matched = exposure_matched(output, target)
-    row["psnr_gain"] = float(psnr(images.quantize(matched, 8), target8))
     row["gain_terms"] = gain_terms(output, target)
+    row["gain"] = least_squares_gain(row["gain_terms"])
+    row["psnr_gain"] = float(psnr(images.quantize(apply_gain(output, row["gain"]), 8), target8))
     bias = neutral_bias(output, target)
     if bias is not None:
         row["rg"], row["bg"] = bias
@@ -158,19 +188,11 @@ def validate(weights, data_root):
 
     enhance = inference.Enhancer(weights).enhance
     groups = {}
-    for name in SETS:
-        folder = Path(data_root) / name
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: not built (python -m gladnet_tf.recipe ...)")
-        kinds = synthetic_kinds(folder)
-        high = Path(images.find_high_folder(str(folder)))
-        highs = {p.stem: p for p in high.iterdir()}
-        for low_path in sorted((folder / "low").iterdir()):
-            row = score_pair(enhance, low_path, highs[low_path.stem])
-            group = "val-syn" if kinds else name
-            groups.setdefault(group, []).append(row)
-            if kinds:
-                groups.setdefault(f"val-syn/{kinds[low_path.stem]}", []).append(row)
+    for group, kind, low_path, high_path in validation_pairs(data_root):
+        row = score_pair(enhance, low_path, high_path)
+        groups.setdefault(group, []).append(row)
+        if kind:
+            groups.setdefault(f"{group}/{kind}", []).append(row)
     result = {group: summarise(rows) for group, rows in sorted(groups.items())}
     result["score"] = round(float(np.mean([result[g]["psnr"] for g in
                                            ("val-lol20", "val-fivek100", "val-syn")])), 4)
