@@ -82,13 +82,24 @@ Tricks (each with its own probability, see :class:`SynthesisOptions`)
   With ``target_lift_luma`` the power applies to the encoded luma ``Y'`` only and the three
   channels are scaled by ``Y'**g / Y'`` (clipped to 1), which keeps the colours' saturation
   where the per-channel power washes them out.
+- target level (beyond the paper, off by default): after the lift, a target whose mean
+  encoded luminance ``mean(Y')`` (Rec. 709 weights on sRGB-encoded values, the brightness
+  that ``results/official_samples.py`` reports) is below a level ``m``, uniform in
+  ``target_level_range``, is raised to ``m`` by the sRGB power that gets it there (per
+  channel, or on the luma with ``target_lift_luma``; found by bisection on every fourth row
+  and column). Brighter targets are left as they are; it never darkens. Why: the sources'
+  own exposures vary (their targets average ``mean(Y')`` 0.40, LOL's targets 0.52 and the
+  official outputs 0.51), and after a random darkening the input carries no trace of its
+  source's exposure, so without a level convention the per-image brightness of a target is
+  noise the network cannot learn (RESULTS.md, stage 15). With it, a dark input asks for a
+  photo at least as bright as a night photo's reference, as LOL and the paper's outputs do.
 - sensor noise (beyond the paper, off by default): Poisson-Gaussian noise in linear light on
   the low image, ``low = Poisson(low * N) / N + Normal(0, sigma**2)``, with ``N`` photo-
   electrons at white (log-uniform in ``noise_photons_range``) and read noise ``sigma``
   (log-uniform in ``noise_read_range``).
 
 Order within a synthetic pair: exposure (a number, or the backlight map) and contrast, then
-noise (low), then saturation, then gray, then the target lift (high). Black and white pairs
+noise (low), then saturation, then gray, then the target lift and the target level (high). Black and white pairs
 get no other trick.
 
 """
@@ -307,6 +318,8 @@ class SynthesisOptions:
     target_lift_range: tuple[float, float] = (0.0, 0.0)
     target_lift_luma: bool = False  # lift the luma and keep the chroma ratios (see above)
     target_lift_onset_ev: float = 0.0  # E0: pairs darkened by less than -E0 EV are not lifted
+    # Mean encoded luminance a darker target is raised to, uniform; (0, 0) is off (see above).
+    target_level_range: tuple[float, float] = (0.0, 0.0)
     bit_depth: int = 8
 
     def __post_init__(self):
@@ -316,7 +329,7 @@ class SynthesisOptions:
         for name in ("exposure_range", "contrast_range", "saturation_range",
                      "noise_photons_range", "noise_read_range", "backlight_blur_range",
                      "backlight_quantile_range", "backlight_highlight_range",
-                     "target_lift_range"):
+                     "target_lift_range", "target_level_range"):
             set_(name, _range(getattr(self, name), name))
         if self.exposure_range[1] > 0.0:
             raise ValueError(f"exposure_range must be <= 0 EV, got {self.exposure_range}")
@@ -333,6 +346,8 @@ class SynthesisOptions:
                              f"{self.backlight_highlight_range}")
         if not (0.0 <= self.target_lift_range[0] and self.target_lift_range[1] < 1.0):
             raise ValueError(f"target_lift_range must lie in [0, 1), got {self.target_lift_range}")
+        if not (0.0 <= self.target_level_range[0] and self.target_level_range[1] < 1.0):
+            raise ValueError(f"target_level_range must lie in [0, 1), got {self.target_level_range}")
         if not TARGET_LIFT_FULL_EV < self.target_lift_onset_ev <= 0.0:
             raise ValueError(f"target_lift_onset_ev must lie in ({TARGET_LIFT_FULL_EV}, 0], got "
                              f"{self.target_lift_onset_ev}")
@@ -381,7 +396,8 @@ def _draw(rng: np.random.Generator, options: SynthesisOptions) -> dict[str, Any]
         "backlight_quantile": rng.uniform(*options.backlight_quantile_range),
         # Drawn after those, for the same reason.
         "backlight_highlight": rng.uniform(*options.backlight_highlight_range),
-        "target_lift": rng.uniform(*options.target_lift_range),  # last, likewise
+        "target_lift": rng.uniform(*options.target_lift_range),  # after those, likewise
+        "target_level": rng.uniform(*options.target_level_range),  # last, likewise
     }
 
 
@@ -442,6 +458,47 @@ def _target_lift_trick(high: np.ndarray, draws: dict[str, Any], options: Synthes
     return high
 
 
+def _target_level_trick(high: np.ndarray, draws: dict[str, Any], options: SynthesisOptions,
+                        params: dict[str, Any]) -> np.ndarray:
+    if options.target_level_range != (0.0, 0.0):
+        encoded = linear_to_srgb(high)
+        power = level_power(encoded, float(draws["target_level"]), options.target_lift_luma)
+        if power < 1.0:
+            high = srgb_to_linear(lift_encoded(encoded, power, options.target_lift_luma))
+            params["tricks"].append("target_level")
+        params["target_level"] = round(float(draws["target_level"]), 6)
+        params["target_level_power"] = round(power, 6)
+    return high
+
+
+def encoded_level(encoded: np.ndarray) -> float:
+    """Mean encoded luminance ``mean(Y')`` of an sRGB-encoded HxWx3 image in [0, 1]."""
+    return float(np.mean(encoded @ np.asarray(LUMINANCE_WEIGHTS, np.float32)))
+
+
+LEVEL_BISECTION_STEPS = 30
+LEVEL_MIN_POWER = 0.05  # the strongest power the level trick uses (a near-black target stays dim)
+
+
+def level_power(encoded: np.ndarray, level: float, luma: bool = False) -> float:
+    """The sRGB power in [``LEVEL_MIN_POWER``, 1] that raises ``encoded``'s mean luminance
+    to ``level`` under ``lift_encoded`` (1 when it is already there or brighter). Bisection on
+    every fourth row and column, so the result is deterministic and cheap."""
+    sample = np.clip(np.asarray(encoded, np.float32)[::4, ::4], 0.0, 1.0)
+    if encoded_level(sample) >= level:
+        return 1.0
+    lo, hi = LEVEL_MIN_POWER, 1.0  # the level falls as the power rises
+    if encoded_level(lift_encoded(sample, lo, luma)) <= level:
+        return lo
+    for _ in range(LEVEL_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if encoded_level(lift_encoded(sample, mid, luma)) > level:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def _synthesize_linear(
     image: np.ndarray, rng: np.random.Generator, options: SynthesisOptions
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -463,6 +520,7 @@ def _synthesize_linear(
     low = _noise_trick(low, draws, options, params)
     low, high = _colour_tricks(low, high, draws, options, params)
     high = _target_lift_trick(high, draws, options, params)
+    high = _target_level_trick(high, draws, options, params)
     return low, high, params
 
 

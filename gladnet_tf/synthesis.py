@@ -335,6 +335,9 @@ def _define_flags():
     flags.DEFINE_float("target_lift_onset_ev", defaults.target_lift_onset_ev,
                        "E0 of the target lift: pairs darkened by less than -E0 EV keep their "
                        "source's tones; in (-5, 0].")
+    flags.DEFINE_list("target_level_range", [str(v) for v in defaults.target_level_range],
+                      "Mean encoded luminance that a darker target is raised to (by an sRGB "
+                      "power), uniform (low,high) in [0, 1); 0 is off.")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -378,6 +381,7 @@ def _run(argv: Sequence[str]) -> int:
             target_lift_range=_pair(flag_values.target_lift_range, "target_lift_range"),
             target_lift_luma=flag_values.target_lift_luma,
             target_lift_onset_ev=flag_values.target_lift_onset_ev,
+            target_level_range=_pair(flag_values.target_level_range, "target_level_range"),
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

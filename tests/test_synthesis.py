@@ -568,3 +568,40 @@ def test_luma_target_lift_keeps_chroma_ratios_and_lifts_the_luma():
     black = np.zeros((2, 2, 3), np.float32)
     np.testing.assert_array_equal(degradation.lift_encoded(black, 0.5, luma=True), black)
     assert np.all(lifted <= 1.0)
+
+
+def test_target_level_raises_dim_targets_to_the_drawn_level_and_never_darkens():
+    rng = np.random.default_rng(3)
+    dim = (0.05 * rng.random((64, 48, 3))).astype(np.float32)  # linear, encoded mean ~0.15
+    base = {**PLAIN, "contrast_range": (0.0, 0.0), "exposure_range": (-3.0, -3.0)}
+    plain_low, plain_high, plain = degradation._synthesize_linear(
+        dim, np.random.default_rng(0), SynthesisOptions(**base))
+    levelled = SynthesisOptions(**{**base, "target_level_range": (0.5, 0.5)})
+    low, high, params = degradation._synthesize_linear(dim, np.random.default_rng(0), levelled)
+    np.testing.assert_array_equal(low, plain_low)  # the input is untouched
+    assert degradation.encoded_level(degradation.linear_to_srgb(plain_high)) < 0.3
+    level = degradation.encoded_level(degradation.linear_to_srgb(high))
+    assert level == pytest.approx(0.5, abs=0.01)  # bisection ran on a quarter sample
+    assert "target_level" in params["tricks"] and params["target_level_power"] < 1.0
+    order = np.argsort(plain_high.ravel())
+    assert np.all(np.diff(high.ravel()[order]) >= -1e-6)  # a monotone tone curve
+    assert {k: plain[k] for k in plain if k != "tricks"} == {
+        k: params[k] for k in plain if k != "tricks"}  # the new draw comes last
+    # A target already brighter than the level is left as it is.
+    bright = np.full((32, 32, 3), 0.6, np.float32)
+    _, bright_high, bright_params = degradation._synthesize_linear(
+        bright, np.random.default_rng(0), levelled)
+    np.testing.assert_array_equal(bright_high, bright)
+    assert bright_params["target_level_power"] == 1.0
+    assert "target_level" not in bright_params["tricks"]
+    # Gray stays gray, in both the per-channel and the luma mode.
+    for luma in (False, True):
+        gray = SynthesisOptions(**{**base, "gray_prob": 1.0, "target_level_range": (0.5, 0.5),
+                                   "target_lift_luma": luma})
+        _, gray_high, _ = degradation._synthesize_linear(dim, np.random.default_rng(0), gray)
+        np.testing.assert_allclose(gray_high[..., 0], gray_high[..., 1], atol=1e-6)
+        np.testing.assert_allclose(gray_high[..., 2], gray_high[..., 1], atol=1e-6)
+    with pytest.raises(ValueError, match="target_level_range"):
+        SynthesisOptions(target_level_range=(0.4, 1.0))
+    assert degradation.level_power(np.zeros((8, 8, 3), np.float32), 0.5) == (
+        degradation.LEVEL_MIN_POWER)  # black cannot be raised: the strongest power, no loop
