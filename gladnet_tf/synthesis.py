@@ -338,6 +338,9 @@ def _define_flags():
     flags.DEFINE_list("target_level_range", [str(v) for v in defaults.target_level_range],
                       "Mean encoded luminance that a darker target is raised to (by an sRGB "
                       "power), uniform (low,high) in [0, 1); 0 is off.")
+    flags.DEFINE_enum("target_level_curve", defaults.target_level_curve, ["power", "gain"],
+                      "How the target level is reached: an sRGB power, or a linear gain "
+                      "rolled off towards white (lifts near-black less).")
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
@@ -382,6 +385,7 @@ def _run(argv: Sequence[str]) -> int:
             target_lift_luma=flag_values.target_lift_luma,
             target_lift_onset_ev=flag_values.target_lift_onset_ev,
             target_level_range=_pair(flag_values.target_level_range, "target_level_range"),
+            target_level_curve=flag_values.target_level_curve,
             bit_depth=int(flag_values.bit_depth),
         )
         report = make_dataset(

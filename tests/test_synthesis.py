@@ -477,7 +477,10 @@ def test_raw_black_level_maps_to_zero():
     dng = next(p for p in files if p.suffix.lower() == ".dng")
     with rawpy.imread(str(dng)) as raw:
         black = max(raw.black_level_per_channel)
-        border = raw.raw_image_visible[:, -4:]  # this DNG's last 4 columns hold no image
+        # This DNG's last 4 columns hold no image. A copy: the array is a view into the
+        # decoder's buffer, which is freed when the file is closed (reading it after the
+        # ``with`` crashed the test process at random).
+        border = raw.raw_image_visible[:, -4:].copy()
         width = raw.sizes.iwidth
     assert border.max() <= black
     # Half-size decoding (2x2 bins) without the default crop: the border becomes 2 columns.
@@ -605,3 +608,28 @@ def test_target_level_raises_dim_targets_to_the_drawn_level_and_never_darkens():
         SynthesisOptions(target_level_range=(0.4, 1.0))
     assert degradation.level_power(np.zeros((8, 8, 3), np.float32), 0.5) == (
         degradation.LEVEL_MIN_POWER)  # black cannot be raised: the strongest power, no loop
+
+
+def test_target_level_gain_curve_reaches_the_level_and_lifts_black_less_than_the_power():
+    rng = np.random.default_rng(4)
+    dim = (0.05 * rng.random((64, 48, 3))).astype(np.float32)
+    dim[:8] = 0.0005  # a near-black band (encoded ~0.006)
+    base = {**PLAIN, "contrast_range": (0.0, 0.0), "exposure_range": (-3.0, -3.0),
+            "target_level_range": (0.5, 0.5)}
+    _, power_high, _ = degradation._synthesize_linear(
+        dim, np.random.default_rng(0), SynthesisOptions(**base))
+    _, gain_high, params = degradation._synthesize_linear(
+        dim, np.random.default_rng(0), SynthesisOptions(**base, target_level_curve="gain"))
+    encoded = degradation.linear_to_srgb(gain_high)
+    assert degradation.encoded_level(encoded) == pytest.approx(0.5, abs=0.01)
+    assert params["target_level_gain"] > 1.0 and "target_level" in params["tricks"]
+    black_power = degradation.linear_to_srgb(power_high)[:8].mean()
+    assert encoded[:8].mean() < 0.5 * black_power  # near-black is lifted far less
+    # The curve: slope k at black, 1 stays 1, monotone, gray stays gray.
+    x = np.linspace(0, 1, 101, dtype=np.float32)
+    y = degradation.rolled_off_gain(x, 4.0)
+    assert y[0] == 0.0 and y[-1] == pytest.approx(1.0) and np.all(np.diff(y) > 0)
+    assert y[1] / x[1] == pytest.approx(4.0 / (1 + 3.0 * 0.01))
+    assert degradation.level_gain(np.full((8, 8, 3), 0.6, np.float32), 0.5) == 1.0
+    with pytest.raises(ValueError, match="target_level_curve"):
+        SynthesisOptions(target_level_curve="log")
