@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import struct
 import sys
@@ -250,9 +251,13 @@ def _plan_jobs(input_dir: Path, output_dir: Path, options: SynthesisOptions, see
 
 
 def _run_jobs(jobs: Sequence[_Job], num_workers: int) -> Iterator[_JobResult]:
-    """Each job's result as it finishes: in order on one worker, else as they come."""
+    """Each job's result as it finishes: in order on one worker, else as they come.
+
+    Workers are spawned, not forked: a fork of a process that has started threads (JAX,
+    TensorFlow, LibRaw's OpenMP) can deadlock in the child, and did in the test suite."""
     if num_workers > 1 and len(jobs) > 1:
-        with futures.ProcessPoolExecutor(max_workers=num_workers) as pool:
+        with futures.ProcessPoolExecutor(max_workers=num_workers,
+                                         mp_context=multiprocessing.get_context("spawn")) as pool:
             pending = [pool.submit(_process_source, job) for job in jobs]
             for future in futures.as_completed(pending):
                 yield future.result()
@@ -283,6 +288,25 @@ def _collect(results: Iterable[_JobResult], total: int,
 # --------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------
+
+
+def _define_target_flags(flags, defaults: SynthesisOptions) -> None:
+    """The flags of the tricks that change the target (high) image: lift and level."""
+    flags.DEFINE_list("target_lift_range", [str(v) for v in defaults.target_lift_range],
+                      "Strength s of the target lift: the high image's sRGB values are "
+                      "raised to 1 - s * clip((E - E0) / (-5 - E0), 0, 1); uniform (low,high) "
+                      "in [0, 1); 0 is off.")
+    flags.DEFINE_bool("target_lift_luma", defaults.target_lift_luma,
+                      "Lift the luma only and scale the channels with it (keeps saturation).")
+    flags.DEFINE_float("target_lift_onset_ev", defaults.target_lift_onset_ev,
+                       "E0 of the target lift: pairs darkened by less than -E0 EV keep their "
+                       "source's tones; in (-5, 0].")
+    flags.DEFINE_list("target_level_range", [str(v) for v in defaults.target_level_range],
+                      "Mean encoded luminance that a darker target is raised to (by an sRGB "
+                      "power), uniform (low,high) in [0, 1); 0 is off.")
+    flags.DEFINE_enum("target_level_curve", defaults.target_level_curve, ["power", "gain"],
+                      "How the target level is reached: an sRGB power, or a linear gain "
+                      "rolled off towards white (lifts near-black less).")
 
 
 def _define_flags():
@@ -326,21 +350,7 @@ def _define_flags():
                       [str(v) for v in defaults.backlight_highlight_range],
                       "Fraction of E that the bright side of a backlit pair still gets, "
                       "uniform (low,high) in [0, 1]; 0 keeps the highlights.")
-    flags.DEFINE_list("target_lift_range", [str(v) for v in defaults.target_lift_range],
-                      "Strength s of the target lift: the high image's sRGB values are "
-                      "raised to 1 - s * clip((E - E0) / (-5 - E0), 0, 1); uniform (low,high) "
-                      "in [0, 1); 0 is off.")
-    flags.DEFINE_bool("target_lift_luma", defaults.target_lift_luma,
-                      "Lift the luma only and scale the channels with it (keeps saturation).")
-    flags.DEFINE_float("target_lift_onset_ev", defaults.target_lift_onset_ev,
-                       "E0 of the target lift: pairs darkened by less than -E0 EV keep their "
-                       "source's tones; in (-5, 0].")
-    flags.DEFINE_list("target_level_range", [str(v) for v in defaults.target_level_range],
-                      "Mean encoded luminance that a darker target is raised to (by an sRGB "
-                      "power), uniform (low,high) in [0, 1); 0 is off.")
-    flags.DEFINE_enum("target_level_curve", defaults.target_level_curve, ["power", "gain"],
-                      "How the target level is reached: an sRGB power, or a linear gain "
-                      "rolled off towards white (lifts near-black less).")
+    _define_target_flags(flags, defaults)
     flags.DEFINE_enum("bit_depth", "8", ["8", "16"], "Bits per channel of the output PNGs.")
     flags.DEFINE_enum("raw_black_point", "metadata", ["metadata", "auto"],
                       "Raw black level: the file's; auto: the data's floor if the file stores 0.")
