@@ -496,25 +496,8 @@ def rolled_off_gain(linear: np.ndarray, gain: float) -> np.ndarray:
 
 
 LEVEL_MAX_GAIN = 256.0  # the strongest gain the level trick uses (a near-black target stays dim)
-
-
-def level_gain(linear: np.ndarray, level: float) -> float:
-    """The gain in [1, ``LEVEL_MAX_GAIN``] for which ``rolled_off_gain`` raises the mean
-    encoded luminance of ``linear`` to ``level`` (1 when it is already there or brighter).
-    Bisection on log k, on every fourth row and column."""
-    sample = np.clip(np.asarray(linear, np.float32)[::4, ::4], 0.0, 1.0)
-    if encoded_level(linear_to_srgb(sample)) >= level:
-        return 1.0
-    lo, hi = 0.0, float(np.log(LEVEL_MAX_GAIN))  # the level rises with the gain
-    if encoded_level(linear_to_srgb(rolled_off_gain(sample, LEVEL_MAX_GAIN))) <= level:
-        return LEVEL_MAX_GAIN
-    for _ in range(LEVEL_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        if encoded_level(linear_to_srgb(rolled_off_gain(sample, float(np.exp(mid))))) < level:
-            lo = mid
-        else:
-            hi = mid
-    return float(np.exp(0.5 * (lo + hi)))
+LEVEL_MIN_POWER = 0.05  # the strongest power the level trick uses (a near-black target stays dim)
+LEVEL_BISECTION_STEPS = 30
 
 
 def encoded_level(encoded: np.ndarray) -> float:
@@ -522,8 +505,31 @@ def encoded_level(encoded: np.ndarray) -> float:
     return float(np.mean(encoded @ np.asarray(LUMINANCE_WEIGHTS, np.float32)))
 
 
-LEVEL_BISECTION_STEPS = 30
-LEVEL_MIN_POWER = 0.05  # the strongest power the level trick uses (a near-black target stays dim)
+def _bisect_level(level_at, lo: float, hi: float, level: float) -> float:
+    """The parameter in [lo, hi] at which ``level_at``, rising from the unchanged image at
+    ``lo``, reaches ``level``: ``lo`` if it is there already, ``hi`` if it never gets there."""
+    if level_at(lo) >= level:
+        return lo
+    if level_at(hi) <= level:
+        return hi
+    for _ in range(LEVEL_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if level_at(mid) < level:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def level_gain(linear: np.ndarray, level: float) -> float:
+    """The gain in [1, ``LEVEL_MAX_GAIN``] for which ``rolled_off_gain`` raises the mean
+    encoded luminance of ``linear`` to ``level`` (1 when it is already there or brighter).
+    Bisection on log k, on every fourth row and column."""
+    sample = np.clip(np.asarray(linear, np.float32)[::4, ::4], 0.0, 1.0)
+    log_gain = _bisect_level(
+        lambda t: encoded_level(linear_to_srgb(rolled_off_gain(sample, float(np.exp(t))))),
+        0.0, float(np.log(LEVEL_MAX_GAIN)), level)
+    return float(np.exp(log_gain))
 
 
 def level_power(encoded: np.ndarray, level: float, luma: bool = False) -> float:
@@ -531,18 +537,9 @@ def level_power(encoded: np.ndarray, level: float, luma: bool = False) -> float:
     to ``level`` under ``lift_encoded`` (1 when it is already there or brighter). Bisection on
     every fourth row and column, so the result is deterministic and cheap."""
     sample = np.clip(np.asarray(encoded, np.float32)[::4, ::4], 0.0, 1.0)
-    if encoded_level(sample) >= level:
-        return 1.0
-    lo, hi = LEVEL_MIN_POWER, 1.0  # the level falls as the power rises
-    if encoded_level(lift_encoded(sample, lo, luma)) <= level:
-        return lo
-    for _ in range(LEVEL_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        if encoded_level(lift_encoded(sample, mid, luma)) > level:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    # The level falls as the power rises: bisect on minus the power.
+    return -_bisect_level(lambda t: encoded_level(lift_encoded(sample, -t, luma)),
+                          -1.0, -LEVEL_MIN_POWER, level)
 
 
 def _synthesize_linear(

@@ -30,7 +30,6 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gladnet_tf import images  # noqa: E402
 import validate  # noqa: E402  (its sets, its gain and its kinds of synthetic pair)
 
 FLAGS = flags.FLAGS
@@ -71,12 +70,6 @@ def r_squared(y, predicted):
     return float(1.0 - np.sum((y - predicted) ** 2) / max(np.sum((y - y.mean()) ** 2), 1e-12))
 
 
-def psnr_at(output, target8, gain):
-    from gladnet_tf.metrics.fidelity import psnr
-
-    return float(psnr(images.quantize(validate.apply_gain(output, gain), 8), target8))
-
-
 def collect(weights, data_root):
     """One row per validation pair: split, features, true gain, output, 8-bit target."""
     from gladnet_tf import inference
@@ -108,10 +101,10 @@ def report(rows, y, predicted, groups):
     for group in ["all", *sorted(set(groups))]:
         pick = np.ones(len(rows), bool) if group == "all" else groups == group
         chosen = [r for r, p in zip(rows, pick) if p]
-        as_is = np.mean([psnr_at(r["output"], r["target8"], 1.0) for r in chosen])
-        with_predicted = np.mean([psnr_at(r["output"], r["target8"], np.exp(g))
+        as_is = np.mean([validate.psnr_at_gain(r["output"], r["target8"], 1.0) for r in chosen])
+        with_predicted = np.mean([validate.psnr_at_gain(r["output"], r["target8"], np.exp(g))
                                   for r, g in zip(chosen, predicted[pick])])
-        oracle = np.mean([psnr_at(r["output"], r["target8"], r["gain"]) for r in chosen])
+        oracle = np.mean([validate.psnr_at_gain(r["output"], r["target8"], r["gain"]) for r in chosen])
         print(f"{group:<14} {pick.sum():>4} {y[pick].std():>12.3f} {r_squared(y[pick], predicted[pick]):>6.2f}"
               f" {as_is:>8.2f} {with_predicted:>10.2f} {oracle:>8.2f}")
 

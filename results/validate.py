@@ -86,6 +86,13 @@ def apply_gain(output, gain):
     return np.clip(np.asarray(output, np.float64) * gain, 0.0, 1.0)
 
 
+def psnr_at_gain(output, target8, gain):
+    """PSNR (dB) against the 8-bit target of ``output * gain``, clipped and rounded to 8 bits."""
+    from gladnet_tf.metrics.fidelity import psnr
+
+    return float(psnr(images.quantize(apply_gain(output, gain), 8), target8))
+
+
 def least_squares_gain(terms):
     """The g that minimises ``a g^2 - 2 b g + c`` for ``gain_terms`` (one image's, or summed)."""
     return float(terms[1] / max(terms[0], 1e-12))
@@ -158,7 +165,7 @@ def score_pair(enhance, low_path, high_path):
            "out_mean": float(output.mean()), "target_mean": float(target.mean())}
     row["gain_terms"] = gain_terms(output, target)
     row["gain"] = least_squares_gain(row["gain_terms"])
-    row["psnr_gain"] = float(psnr(images.quantize(apply_gain(output, row["gain"]), 8), target8))
+    row["psnr_gain"] = psnr_at_gain(output, target8, row["gain"])
     bias = neutral_bias(output, target)
     if bias is not None:
         row["rg"], row["bg"] = bias
