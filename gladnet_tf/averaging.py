@@ -1,6 +1,8 @@
 """The average of several checkpoints' weights: ``python -m gladnet_tf.averaging``.
 
     python -m gladnet_tf.averaging --weights A.weights.h5 --weights B.weights.h5 --output AVG.weights.h5
+    python -m gladnet_tf.averaging --weights A.weights.h5 --weights B.weights.h5 --coefficients 0.7,0.3 \
+        --output MIX.weights.h5                                   # a weighted mean: 0.7 A + 0.3 B
     python -m gladnet_tf.ship --run_dir runs/NAME --average_steps 1500,1600,1700   # a run's checkpoints
 
 Averaging the weights that one run passes through late in training (stochastic weight
@@ -10,6 +12,12 @@ Generalization", UAI 2018) smooths out the step-to-step swings of a small-batch 
 (RESULTS.md); the mean of those weights is meant to sit nearer the middle (RESULTS.md
 measures whether it does). GLADNet has no batch normalisation, so the averaged weights need
 no statistics recomputed.
+
+With ``--coefficients`` the mean is weighted: between two checkpoints of one lineage (a
+fine-tuned network and the network it started from), ``(1 - t) A + t B`` walks the straight
+line between them, which for fine-tuned networks often keeps most of both endpoints' merits
+(weight-space ensembling: Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR
+2022; "Model soups", ICML 2022). RESULTS.md measures whether it does for GLADNet.
 
 Every file must hold the same variables (one GLADNet configuration; a file that does not fit
 is named). The files are read as HDF5 (h5py), so neither TensorFlow nor Keras is loaded and
@@ -44,12 +52,27 @@ def _arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return found
 
 
-def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLike) -> str:
+def _normalised(coefficients: Sequence[float] | None, count: int) -> np.ndarray:
+    """The mixing coefficients as float64 summing to 1 (equal ones when ``None``)."""
+    if coefficients is None:
+        return np.full(count, 1.0 / count)
+    values = np.asarray([float(c) for c in coefficients], np.float64)
+    if len(values) != count:
+        raise ValueError(f"{len(values)} coefficients for {count} weights files")
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+        raise ValueError(f"coefficients must be finite, non-negative and not all 0, got {list(values)}")
+    return values / values.sum()
+
+
+def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLike,
+                    coefficients: Sequence[float] | None = None) -> str:
     """Writes the element-wise mean of the weights files ``paths`` to ``output``; returns its path.
 
     ``paths``: at least one Keras ``.weights.h5`` file, all with the same variables (names and
     shapes: one GLADNet configuration, any backend). Floating-point variables are averaged
     in float64 and stored in their own dtype; any other dataset must be equal in every file.
+    ``coefficients``: one non-negative weight per file, normalised to sum to 1 (default:
+    equal weights, the plain mean).
     The output is a copy of the first file with the averages written in, made atomically.
     Raises ValueError for no paths or files that do not fit together (naming the file), and
     FileNotFoundError for a missing one.
@@ -60,18 +83,19 @@ def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLik
 
     if not paths:
         raise ValueError("no weights files to average")
+    mix = _normalised(coefficients, len(paths))
     first = _arrays(paths[0])
     if not first:
         raise ValueError(f"{paths[0]}: holds no weights")
-    totals = {name: value.astype(np.float64) for name, value in first.items()
+    totals = {name: mix[0] * value.astype(np.float64) for name, value in first.items()
               if np.issubdtype(value.dtype, np.floating)}
-    for path in paths[1:]:
+    for share, path in zip(mix[1:], paths[1:]):
         arrays = _arrays(path)
         if arrays.keys() != first.keys() or any(arrays[k].shape != first[k].shape for k in first):
             raise ValueError(f"{path}: other variables or shapes than {paths[0]} (another configuration?)")
         for name, value in arrays.items():
             if name in totals:
-                totals[name] += value
+                totals[name] += share * value.astype(np.float64)
             elif not np.array_equal(value, first[name]):
                 raise ValueError(f"{path}: {name} differs from {paths[0]}'s and cannot be averaged")
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -79,7 +103,7 @@ def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLik
         shutil.copyfile(paths[0], temporary)
         with h5py.File(temporary, "r+") as f:
             for name, total in totals.items():
-                f[name][...] = (total / len(paths)).astype(first[name].dtype)
+                f[name][...] = total.astype(first[name].dtype)
     return os.fspath(output)
 
 
@@ -90,11 +114,12 @@ def main(argv: list[str]) -> int:
 
     FLAGS = flags.FLAGS
     try:
-        written = average_weights(FLAGS.weights, FLAGS.output)
+        written = average_weights(FLAGS.weights, FLAGS.output, FLAGS.coefficients)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"output": written, "averaged": FLAGS.weights}, indent=2))
+    print(json.dumps({"output": written, "averaged": FLAGS.weights,
+                      "coefficients": list(_normalised(FLAGS.coefficients, len(FLAGS.weights)))}, indent=2))
     return 0
 
 
@@ -103,5 +128,7 @@ if __name__ == "__main__":
 
     flags.DEFINE_multi_string("weights", None, "Weights files to average (.weights.h5).")
     flags.DEFINE_string("output", None, "Where to write the averaged .weights.h5 file.")
+    flags.DEFINE_list("coefficients", None, "One weight per --weights file, in order (normalised to sum "
+                      "to 1); default: equal weights.")
     flags.mark_flags_as_required(["weights", "output"])
     app.run(lambda argv: sys.exit(main(argv)))

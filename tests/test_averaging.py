@@ -60,3 +60,25 @@ def test_command_line_names_a_missing_file(tmp_path):
     assert result.returncode == 1
     assert "missing.weights.h5" in result.stderr
     assert not (tmp_path / "avg.weights.h5").exists()
+
+
+def test_coefficients_give_the_weighted_mean(tmp_path):
+    a, b = (random_weights(tmp_path, seed, f"w{seed}.weights.h5") for seed in (11, 12))
+    output = averaging.average_weights([a, b], tmp_path / "mix.weights.h5", coefficients=[3, 1])
+    mixed = model_lib.load(output).get_weights()
+    wa, wb = model_lib.load(a).get_weights(), model_lib.load(b).get_weights()
+    for k, value in enumerate(mixed):
+        np.testing.assert_allclose(value, 0.75 * wa[k].astype(np.float64) + 0.25 * wb[k], rtol=1e-6, atol=1e-7)
+    # Coefficients (1, 0) give the first file back, bit for bit.
+    same = averaging.average_weights([a, b], tmp_path / "first.weights.h5", coefficients=[1, 0])
+    for x, y in zip(model_lib.load(same).get_weights(), wa):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_refuses_bad_coefficients(tmp_path):
+    a, b = (random_weights(tmp_path, seed, f"w{seed}.weights.h5") for seed in (13, 14))
+    for bad, message in (([1], "1 coefficients for 2"), ([1, -1], "non-negative"), ([0, 0], "not all 0"),
+                         ([1, float("nan")], "finite")):
+        with pytest.raises(ValueError, match=message):
+            averaging.average_weights([a, b], tmp_path / "x.weights.h5", coefficients=bad)
+    assert not (tmp_path / "x.weights.h5").exists()
