@@ -202,11 +202,24 @@ def validate(weights, data_root, sets=SETS):
         if kind:
             groups.setdefault(f"{group}/{kind}", []).append(row)
     result = {group: summarise(rows) for group, rows in sorted(groups.items())}
-    result["score"] = round(float(np.mean([result[g]["psnr"] for g in
-                                           ("val-lol20", "val-fivek100", "val-syn")])), 4)
-    result["score_real"] = round(float(np.mean([result[g]["psnr"] for g in
-                                                ("val-lol20", "val-fivek100")])), 4)
+    result["score"], result["score_real"] = selection_scores(result)
     return result
+
+
+def selection_scores(summaries):
+    """(score, score_real) from {group: summary}: the mean PSNR of LOL20, FiveK100 and the
+    synthetic pairs, and of the two real splits alone; each None when one of its sets was not
+    scored (``--sets val-lol20,val-fivek100`` gives ``score_real`` only)."""
+    def mean_psnr(names):
+        if not all(name in summaries for name in names):
+            return None
+        return round(float(np.mean([summaries[name]["psnr"] for name in names])), 4)
+
+    return mean_psnr(("val-lol20", "val-fivek100", "val-syn")), mean_psnr(("val-lol20", "val-fivek100"))
+
+
+def _db(value):
+    return "-" if value is None else f"{value:.3f} dB"
 
 
 def main(argv):
@@ -222,8 +235,7 @@ def main(argv):
         entry = {"weights": os.path.basename(str(weights)), "step": step, "sets": FLAGS.sets,
                  "run": os.path.basename(os.path.normpath(FLAGS.run_dir)) if step is not None else None,
                  "seconds": round(time.monotonic() - start, 1), **result}
-        print(f"{entry['weights']}  score {result['score']:.3f} dB  (real splits "
-              f"{result['score_real']:.3f} dB)")
+        print(f"{entry['weights']}  score {_db(result['score'])}  (real splits {_db(result['score_real'])})")
         for group, s in result.items():
             if isinstance(s, dict):
                 print(f"  {group:<18} n={s['n']:<4} {s.get('psnr', 0):6.2f} dB  SSIM {s.get('ssim', 0):.3f}"

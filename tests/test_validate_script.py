@@ -86,3 +86,12 @@ def test_one_gain_for_the_set_is_the_least_squares_over_all_pixels(validate):
     assert 1.0 < gain < 2.0  # between what each image alone asks for
     expected = np.mean([10 * np.log10(1 / np.mean((gain * o - t) ** 2)) for o, t in ((o1, t1), (o2, t2))])
     assert mean_psnr == pytest.approx(expected)
+
+
+def test_selection_scores_need_their_sets(validate):
+    summaries = {"val-lol20": {"psnr": 20.0}, "val-fivek100": {"psnr": 22.0}, "val-syn": {"psnr": 24.5}}
+    assert validate.selection_scores(summaries) == (pytest.approx(22.1667, abs=1e-4), 21.0)
+    # Only the two real splits scored (--sets val-lol20,val-fivek100): score_real alone.
+    del summaries["val-syn"]
+    assert validate.selection_scores(summaries) == (None, 21.0)
+    assert validate.selection_scores({"val-syn": {"psnr": 24.5}}) == (None, None)
