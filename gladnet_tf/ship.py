@@ -5,12 +5,17 @@
     python -m gladnet_tf.ship --run_dir runs/NAME --step 1500     # a checkpoint's weights only
     python -m gladnet_tf.ship --run_dir runs/NAME --average_steps 1500,1600,1700 \
         --recipe recipes/NAME.json --stage NAME --name gladnet_NAME   # the average of checkpoints
+    python -m gladnet_tf.ship --weights checkpoints/resume/AVG.weights.h5 --recipe recipes/NAME.json \
+        --stage NAME --recipe_steps 500,600,700 --blend_with checkpoints/OLD.weights.h5 \
+        --blend_share 0.5 --name gladnet_NAME    # (1 - 0.5) OLD + 0.5 AVG, no run folder needed
 
 The copy is named ``NAME-SHA8.weights.h5`` and ``MANIFEST.json`` gets its record: the run's
 config with paths relative to the checkout or ``../shared``, its sessions, steps and wall
 time, PSNR/SSIM on ``--eval_data`` when given, and with ``--recipe`` how to rebuild it
-(``made_by``: the recipe, its stage and the checkpoint steps). Works for TensorFlow and JAX
-run folders.
+(``made_by``: the recipe, its stage and the checkpoint steps; with ``--blend_with`` also the
+weights it was interpolated with and the share, see ``gladnet_tf.averaging``). Works for
+TensorFlow and JAX run folders; with ``--recipe`` and no ``--run_dir`` (a run whose folder is
+gone, its weights kept in ``checkpoints/resume/``) the record's config is the recipe stage's.
 """
 
 from __future__ import annotations
@@ -51,6 +56,17 @@ def _run_record(run_dir, weights_name):
     return record
 
 
+def _recipe_config(made_by: dict[str, Any]) -> dict[str, Any]:
+    """A recipe stage's training config, paths as the checkout sees them (data under runs/data/)."""
+    from gladnet_tf import recipe
+
+    loaded = recipe.load(made_by["recipe"])
+    data_root = os.path.join(os.path.dirname(checkpoints.CHECKPOINT_DIR), "runs", "data", loaded["name"])
+    values = recipe.stage_config(loaded, made_by["stage"], data_root)
+    return {key: _portable(os.path.abspath(value) if key in ("data", "val_data", "init_weights") else value)
+            for key, value in values.items()}
+
+
 def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | None = None,
          make_default: bool = False, note: str = "",
          checkpoint_dir: str | None = None,
@@ -62,10 +78,13 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     measured now on that folder (and on its inputs, for reference).
 
     ``weights`` is a ``.weights.h5`` file; ``run_dir`` the run folder that made it (its
-    ``config.json`` is required); ``checkpoint_dir`` defaults to ``checkpoints.CHECKPOINT_DIR``.
+    ``config.json`` is required), or None with ``made_by`` (the config is then the recipe
+    stage's); ``checkpoint_dir`` defaults to ``checkpoints.CHECKPOINT_DIR``.
     ``made_by`` (optional) says how to rebuild the file: ``{"recipe": "recipes/NAME.json",
-    "stage": STAGE, "steps": [the checkpoint steps whose weights, averaged if several, it is]}``;
-    it is stored as the record's ``made_by``.
+    "stage": STAGE, "steps": [the checkpoint steps whose weights, averaged if several, it is]}``,
+    optionally with ``"steps_weights"`` (a committed file holding those steps' weights) and
+    ``"blend": {"weights": FILE, "share": t}`` (the file shipped is ``(1 - t) FILE + t`` those
+    weights); it is stored as the record's ``made_by``.
     The copy becomes the default if ``make_default`` or if the manifest has none yet. Returns
     (path of the copy, its MANIFEST record).
     """
@@ -78,7 +97,12 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     os.makedirs(checkpoint_dir, exist_ok=True)
     atomic.copy_file(weights, target)
     record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
-    record.update(_run_record(run_dir, filename))
+    if run_dir is not None:
+        record.update(_run_record(run_dir, filename))
+    elif made_by:
+        record["config"] = _recipe_config(made_by)
+    else:
+        raise ValueError("a run folder or a recipe (made_by) is needed for the record's config")
     if made_by:
         record["made_by"] = {key: _portable(value) for key, value in made_by.items()}
     if eval_data:
@@ -143,7 +167,22 @@ def _weights_to_ship(flag_values: Any) -> tuple[str | None, list[int]]:
         weights = averaging.average_weights([step_weights(flag_values.run_dir, step)[0] for step in steps], output)
         print(f"wrote {weights} (the average of steps {', '.join(map(str, steps))})")
         return weights, steps
+    if flag_values.weights and flag_values.recipe_steps:
+        return flag_values.weights, sorted(int(step) for step in flag_values.recipe_steps)
     return flag_values.weights, []
+
+
+def _blend(weights: str, flag_values: Any) -> str:
+    """``(1 - share) BLEND_WITH + share weights``, written to ``runs/blends/NAME.weights.h5``
+    beside the checkout's ``checkpoints/`` (the record's ``source``); returns its path."""
+    from gladnet_tf import averaging
+
+    share = flag_values.blend_share
+    if share is None or not 0 < share <= 1:
+        raise ValueError(f"--blend_share must be in (0, 1], got {share}")
+    root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
+    output = os.path.join(root, "runs", "blends", f"{flag_values.name}.weights.h5")
+    return averaging.average_weights([flag_values.blend_with, weights], output, [1 - share, share])
 
 
 def main(argv: list[str]) -> int:
@@ -157,6 +196,8 @@ def main(argv: list[str]) -> int:
     from absl import app, flags
 
     FLAGS = flags.FLAGS
+    if not FLAGS.run_dir and not (FLAGS.recipe and FLAGS.weights):
+        raise app.UsageError("--run_dir is required, unless --weights comes with --recipe (and its steps)")
     try:
         weights, steps = _weights_to_ship(FLAGS)
     except (run_folder.TrainingError, FileNotFoundError, ValueError) as error:
@@ -169,8 +210,19 @@ def main(argv: list[str]) -> int:
     made_by = None
     if FLAGS.recipe:
         if not steps:
-            raise app.UsageError("--recipe records the steps that rebuild the file: give --step or --average_steps")
+            raise app.UsageError("--recipe records the steps that rebuild the file: give --step, "
+                                 "--average_steps or (with --weights) --recipe_steps")
         made_by = {"recipe": os.path.abspath(FLAGS.recipe), "stage": FLAGS.stage, "steps": steps}
+        if FLAGS.recipe_steps:
+            made_by["steps_weights"] = os.path.abspath(weights)
+    if FLAGS.blend_with:
+        try:
+            weights = _blend(weights, FLAGS)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if made_by is not None:
+            made_by["blend"] = {"weights": _portable(os.path.abspath(FLAGS.blend_with)), "share": FLAGS.blend_share}
     target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note,
                           made_by=made_by)
     print(json.dumps(record.get("evaluation", {}), indent=2))
@@ -190,10 +242,14 @@ if __name__ == "__main__":
     flags.DEFINE_string("recipe", None, "The recipe (recipes/NAME.json) whose stage made the run, for the "
                         "record's made_by (with --stage and the steps).")
     flags.DEFINE_string("stage", None, "The recipe's stage that made the run.")
+    flags.DEFINE_list("recipe_steps", [], "With --weights and --recipe: the stage's checkpoint steps that the "
+                      "weights file holds (averaged if several), e.g. a file kept in checkpoints/resume/.")
+    flags.DEFINE_string("blend_with", None, "Ship (1 - s) BLEND_WITH + s WEIGHTS instead (s: --blend_share): "
+                        "a weight-space interpolation, recorded in made_by.")
+    flags.DEFINE_float("blend_share", None, "The share s of the shipped weights in --blend_with's blend.")
     flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
     flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
     flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")
     flags.DEFINE_bool("default", False, "Make these the default weights of test.py.")
     flags.DEFINE_string("note", "", "Free text for the record.")
-    flags.mark_flags_as_required(["run_dir"])
     app.run(lambda argv: sys.exit(main(argv)))

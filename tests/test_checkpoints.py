@@ -1,8 +1,11 @@
 """Shipping weights: sha256 in the name, a record, the manifest's default."""
 
 import json
+import os
+import types
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from gladnet_tf import checkpoints, config as config_lib, model as model_lib, ship
@@ -30,3 +33,35 @@ def test_ship_writes_named_weights_record_and_default(tmp_path):
     manifest = json.loads((tmp_path / "ckpt" / "MANIFEST.json").read_text())
     assert manifest["default"] == f"demo-{digest[:8]}.weights.h5"
     assert checkpoints.default_weights(str(tmp_path / "ckpt" / "MANIFEST.json")) == target
+
+
+def test_ship_without_a_run_folder_records_the_recipe_stage_config(tmp_path):
+    root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
+    made_by = {"recipe": os.path.join(root, "recipes", "gladnet_bright17.json"), "stage": "bright17",
+               "steps": [500, 900], "steps_weights": os.path.join(root, "checkpoints", "resume", "x.weights.h5")}
+    weights = model_lib.save(random_gladnet(1), tmp_path / "w.weights.h5")
+    _, record = ship.ship(weights, None, "demo", checkpoint_dir=str(tmp_path / "ckpt"), made_by=made_by)
+    config = record["config"]
+    assert config["patch_size"] == 320 and config["steps"] == 900 and config["seed"] == 17
+    # Paths as the checkout sees them, not this machine's.
+    assert config["init_weights"] == "checkpoints/gladnet_bright12avg_p320-7b69c605.weights.h5"
+    assert config["data"] == "runs/data/gladnet_bright17/train17"
+    assert record["made_by"]["recipe"] == "recipes/gladnet_bright17.json"
+    assert record["made_by"]["steps_weights"] == "checkpoints/resume/x.weights.h5"
+    with pytest.raises(ValueError, match="run folder or a recipe"):
+        ship.ship(weights, None, "demo", checkpoint_dir=str(tmp_path / "ckpt"))
+
+
+def test_blend_is_the_weighted_mean_and_refuses_a_bad_share(tmp_path, monkeypatch):
+    a = model_lib.save(random_gladnet(2), tmp_path / "a.weights.h5")
+    b = model_lib.save(random_gladnet(3), tmp_path / "b.weights.h5")
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    flag_values = types.SimpleNamespace(blend_with=str(a), blend_share=0.25, name="demo")
+    blended = ship._blend(str(b), flag_values)
+    assert blended == str(tmp_path / "runs" / "blends" / "demo.weights.h5")
+    wa, wb = model_lib.load(a).get_weights(), model_lib.load(b).get_weights()
+    for k, value in enumerate(model_lib.load(blended).get_weights()):
+        np.testing.assert_allclose(value, 0.75 * wa[k].astype(np.float64) + 0.25 * wb[k], rtol=1e-6, atol=1e-7)
+    for share in (0, 1.5, None):
+        with pytest.raises(ValueError, match="blend_share"):
+            ship._blend(str(b), types.SimpleNamespace(blend_with=str(a), blend_share=share, name="x"))

@@ -104,6 +104,23 @@ def test_shipped_records_name_real_recipes_stages_and_starting_weights():
         values = recipe.stage_config(loaded, made_by["stage"], "data")
         assert made_by["steps"] and all(0 < s <= values["steps"] for s in made_by["steps"]), name
         assert (ROOT / values["init_weights"]).is_file(), f"{name}: {values['init_weights']} is not shipped"
+        if "blend" in made_by:  # (1 - share) blend["weights"] + share (the stage's steps)
+            assert 0 < made_by["blend"]["share"] <= 1, name
+            assert (ROOT / made_by["blend"]["weights"]).is_file(), f"{name}: its blend partner is not shipped"
+
+
+def test_blended_weights_rebuild_bit_for_bit_from_their_committed_parts(tmp_path):
+    from gladnet_tf import averaging, checkpoints
+
+    manifest = json.loads((ROOT / "checkpoints" / "MANIFEST.json").read_text())
+    blends = {name: r for name, r in manifest["weights"].items()
+              if "blend" in r.get("made_by", {}) and "steps_weights" in r["made_by"]}
+    for name, record in blends.items():
+        made_by = record["made_by"]
+        share = made_by["blend"]["share"]
+        rebuilt = averaging.average_weights([ROOT / made_by["blend"]["weights"], ROOT / made_by["steps_weights"]],
+                                            tmp_path / f"{name}", [1 - share, share])
+        assert checkpoints.sha256_of(rebuilt) == record["sha256"], name
 
 
 @needs_shared
