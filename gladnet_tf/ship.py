@@ -60,10 +60,11 @@ def _recipe_config(made_by: dict[str, Any]) -> dict[str, Any]:
     """A recipe stage's training config, paths as the checkout sees them (data under runs/data/)."""
     from gladnet_tf import recipe
 
+    root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
     loaded = recipe.load(made_by["recipe"])
-    data_root = os.path.join(os.path.dirname(checkpoints.CHECKPOINT_DIR), "runs", "data", loaded["name"])
-    values = recipe.stage_config(loaded, made_by["stage"], data_root)
-    return {key: _portable(os.path.abspath(value) if key in ("data", "val_data", "init_weights") else value)
+    values = recipe.stage_config(loaded, made_by["stage"], os.path.join(root, "runs", "data", loaded["name"]))
+    # A recipe's relative paths (init_weights) are the checkout's, whatever the working directory.
+    return {key: _portable(os.path.join(root, value) if key in ("data", "val_data", "init_weights") else value)
             for key, value in values.items()}
 
 

@@ -302,8 +302,8 @@ def _define_target_flags(flags, defaults: SynthesisOptions) -> None:
                        "E0 of the target lift: pairs darkened by less than -E0 EV keep their "
                        "source's tones; in (-5, 0].")
     flags.DEFINE_list("target_level_range", [str(v) for v in defaults.target_level_range],
-                      "Mean encoded luminance that a darker target is raised to (by an sRGB "
-                      "power), uniform (low,high) in [0, 1); 0 is off.")
+                      "Mean encoded luminance that a darker target is raised to (by "
+                      "--target_level_curve), uniform (low,high) in [0, 1); 0 is off.")
     flags.DEFINE_enum("target_level_curve", defaults.target_level_curve, ["power", "gain"],
                       "How the target level is reached: an sRGB power, or a linear gain "
                       "rolled off towards white (lifts near-black less).")
