@@ -505,6 +505,29 @@ def encoded_level(encoded: np.ndarray) -> float:
     return float(np.mean(encoded @ np.asarray(LUMINANCE_WEIGHTS, np.float32)))
 
 
+# A low image that looks like a night photo with lights in it: most of it dark (median encoded
+# luminance below LAMP_MAX_MEDIAN) and a few bright parts (more than LAMP_MIN_BRIGHT_SHARE of its
+# pixels above LAMP_BRIGHT). RESULTS.md, stage 21: almost none of the uniform or broad backlit
+# synthetic pairs is one, and GLADNet left such photos dark.
+LAMP_MAX_MEDIAN = 0.1
+LAMP_MIN_BRIGHT_SHARE = 0.05
+LAMP_BRIGHT = 0.6
+
+
+def lamp_stats(encoded: np.ndarray) -> tuple[float, float, float]:
+    """(mean, median, share of pixels above ``LAMP_BRIGHT``) of the encoded luminance ``Y'``
+    (Rec. 709 weights) of an sRGB-encoded HxWx3 image in [0, 1]."""
+    y = encoded @ np.asarray(LUMINANCE_WEIGHTS, np.float32)
+    return float(y.mean()), float(np.median(y)), float((y > LAMP_BRIGHT).mean())
+
+
+def is_lamp_like(encoded: np.ndarray, max_median: float = LAMP_MAX_MEDIAN,
+                 min_bright_share: float = LAMP_MIN_BRIGHT_SHARE) -> bool:
+    """Whether an sRGB-encoded HxWx3 image in [0, 1] is lamp-like (see ``LAMP_MAX_MEDIAN``)."""
+    _, median, bright_share = lamp_stats(encoded)
+    return median < max_median and bright_share > min_bright_share
+
+
 def _bisect_level(level_at, lo: float, hi: float, level: float) -> float:
     """The parameter in [lo, hi] at which ``level_at``, rising from the unchanged image at
     ``lo``, reaches ``level``: ``lo`` if it is there already, ``hi`` if it never gets there."""

@@ -28,7 +28,9 @@ Data steps (``"kind"``):
   of ``input`` (a folder with ``low/`` and ``high/``, when ``"pairs": true``), chosen by
   ``SELECTION`` keys applied to the sorted names: ``"order"`` (``"name"`` or ``"numeric"``:
   by the number in the name), ``"skip_first"`` N, ``"first"`` N, ``"every"`` [K, R] (keep the
-  names whose index i has i % K == R), ``"drop_every"`` [K, R] (the complement).
+  names whose index i has i % K == R), ``"drop_every"`` [K, R] (the complement). For pairs,
+  ``"low_lamp_like"``: true then keeps only the pairs whose low image is lamp-like
+  (``degradation.is_lamp_like``: mostly dark with a few bright lights), after the other keys.
 - ``pair_folders``: a pair folder from two plain folders (``low``, ``high``) of same-named
   images, with the same ``SELECTION`` keys (FiveK's input/ and target/).
 - ``synthesize``: ``gladnet_tf.synthesis.make_dataset`` on ``input`` with ``seed``,
@@ -55,6 +57,7 @@ from gladnet_tf import atomic
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = CHECKOUT.parent / "shared"
 _SELECTION_KEYS = {"order", "skip_first", "first", "every", "drop_every"}
+_PAIR_SELECTION_KEYS = _SELECTION_KEYS | {"low_lamp_like"}
 STEP_FILE = ".recipe-step.json"
 
 
@@ -149,9 +152,18 @@ def _link_all(work: Path, links: dict[str, Path]) -> None:
         os.symlink(os.path.abspath(source), target)
 
 
+def _lamp_like(path: Path) -> bool:
+    from gladnet_tf import degradation, images
+
+    return degradation.is_lamp_like(images.read(path).rgb)
+
+
 def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None) -> dict[str, Path]:
     lows, highs = _images_in(low), _images_in(high)
-    stems = select_names(sorted(set(lows) & set(highs)), selection, limit)
+    by_name = {k: v for k, v in selection.items() if k != "low_lamp_like"}
+    stems = select_names(sorted(set(lows) & set(highs)), by_name, limit)
+    if selection.get("low_lamp_like"):
+        stems = [stem for stem in stems if _lamp_like(lows[stem])]
     if not stems:
         raise RecipeError(f"{low} / {high}: the selection keeps no pair")
     links = {}
@@ -163,7 +175,9 @@ def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None
 
 def _build_select(step: dict, output: Path, paths, limit=None) -> dict:
     source = Path(paths(step["input"]))
-    selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
+    selection = {k: v for k, v in step.items() if k in _PAIR_SELECTION_KEYS}
+    if "low_lamp_like" in selection and not step.get("pairs"):
+        raise RecipeError(f"{step['output']}: low_lamp_like selects pairs; add \"pairs\": true")
     if step.get("pairs"):
         from gladnet_tf import images
 
@@ -180,7 +194,7 @@ def _build_select(step: dict, output: Path, paths, limit=None) -> dict:
 
 
 def _build_pair_folders(step: dict, output: Path, paths, limit=None) -> dict:
-    selection = {k: v for k, v in step.items() if k in _SELECTION_KEYS}
+    selection = {k: v for k, v in step.items() if k in _PAIR_SELECTION_KEYS}
     links = _selected_pairs(Path(paths(step["low"])), Path(paths(step["high"])), selection, limit)
     _atomic_folder(output, lambda work: _link_all(work, links))
     return {"pairs": len(links) // 2}

@@ -5,7 +5,8 @@ network makes the dark ones against their targets.
         [--weights checkpoints/FILE.weights.h5]
 
 A low image is *lamp-like* when its median luminance is below ``--median`` (most of it dark)
-and more than ``--bright_share`` of its pixels are above 0.6 (lamps, lit windows); *dark* when
+and more than ``--bright_share`` of its pixels are above 0.6 (lamps, lit windows; the defaults
+are ``gladnet_tf.degradation.is_lamp_like``'s, which recipes select pairs by); *dark* when
 its mean luminance is below ``--dark``. Luminance: Rec. 709 weights on the encoded values in
 [0, 1], as ``results/official_samples.py`` measures it. For each folder (``low/`` and
 ``high/``) prints the counts and the mean input, target and (with ``--weights``) output
@@ -19,20 +20,16 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from gladnet_tf import images  # noqa: E402
+from gladnet_tf import degradation, images  # noqa: E402
 
 FLAGS = flags.FLAGS
 REC709 = np.array([0.2126, 0.7152, 0.0722])
 
 
-def low_stats(rgb):
-    """(mean, median, share of pixels above 0.6) of an HxWx3 image's luminance in [0, 1]."""
-    y = rgb @ REC709
-    return float(y.mean()), float(np.median(y)), float((y > 0.6).mean())
-
-
-def is_lamp_like(median, bright_share, max_median=0.1, min_bright_share=0.05):
-    return median < max_median and bright_share > min_bright_share
+def is_lamp_like(row, max_median=degradation.LAMP_MAX_MEDIAN,
+                 min_bright_share=degradation.LAMP_MIN_BRIGHT_SHARE):
+    """``degradation.is_lamp_like`` on a row of ``folder_rows`` (other thresholds allowed)."""
+    return row["median"] < max_median and row["bright"] > min_bright_share
 
 
 def folder_rows(folder, enhance=None):
@@ -42,7 +39,7 @@ def folder_rows(folder, enhance=None):
     rows = []
     for low_path in sorted((folder / "low").iterdir()):
         low = images.read(low_path).rgb
-        mean, median, bright = low_stats(low)
+        mean, median, bright = degradation.lamp_stats(low)
         row = {"mean": mean, "median": median, "bright": bright,
                "target": float(np.mean(images.read(highs[low_path.stem]).rgb @ REC709))}
         if enhance is not None:
@@ -72,7 +69,7 @@ def main(argv):
         enhance = inference.Enhancer(FLAGS.weights).enhance
     for folder in argv[1:]:
         rows = folder_rows(folder, enhance)
-        lamp = [r for r in rows if is_lamp_like(r["median"], r["bright"], FLAGS.median, FLAGS.bright_share)]
+        lamp = [r for r in rows if is_lamp_like(r, FLAGS.median, FLAGS.bright_share)]
         dark = [r for r in rows if r["mean"] < FLAGS.dark]
         print(f"{folder}: {len(rows)} pairs, {len(lamp)} lamp-like, {len(dark)} dark")
         print(summary(dark, "dark"))
@@ -81,8 +78,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_float("median", 0.1, "Lamp-like: median luminance below this.")
-    flags.DEFINE_float("bright_share", 0.05, "Lamp-like: more than this share of pixels above 0.6.")
+    flags.DEFINE_float("median", degradation.LAMP_MAX_MEDIAN, "Lamp-like: median luminance below this.")
+    flags.DEFINE_float("bright_share", degradation.LAMP_MIN_BRIGHT_SHARE,
+                       "Lamp-like: more than this share of pixels above 0.6.")
     flags.DEFINE_float("dark", 0.15, "Dark: mean luminance below this.")
     flags.DEFINE_string("weights", None, "Also enhance the low images with these weights.")
     sys.exit(app.run(main))

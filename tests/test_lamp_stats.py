@@ -1,9 +1,11 @@
-"""results/lamp_stats.py: which low images count as lamp-like, and the brightness it reports."""
+"""degradation.is_lamp_like and results/lamp_stats.py: which low images count as lamp-like, and
+the brightness the script reports."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from gladnet_tf import degradation
 from tests.conftest import load_script
 
 
@@ -27,17 +29,37 @@ def test_lamp_like_and_dark_pairs(tmp_path, lamp_stats):
     _pair(tmp_path, "night", night, np.full((10, 10, 3), 128, np.uint8))
     _pair(tmp_path, "dim", dim, np.full((10, 10, 3), 102, np.uint8))
 
-    mean, median, bright = lamp_stats.low_stats(night / 255.0)
+    mean, median, bright = degradation.lamp_stats(night / 255.0)
     np.testing.assert_allclose(mean, 0.92 * 10 / 255 + 0.08, atol=1e-6)
     np.testing.assert_allclose(median, 10 / 255, atol=1e-6)
     np.testing.assert_allclose(bright, 0.08)
-    assert lamp_stats.is_lamp_like(median, bright)
-    assert not lamp_stats.is_lamp_like(median, bright, min_bright_share=0.1)
-    assert not lamp_stats.is_lamp_like(*lamp_stats.low_stats(dim / 255.0)[1:])
+    assert degradation.is_lamp_like(night / 255.0)
+    assert not degradation.is_lamp_like(night / 255.0, min_bright_share=0.1)
+    assert not degradation.is_lamp_like(dim / 255.0)
 
     rows = lamp_stats.folder_rows(tmp_path, enhance=lambda rgb: rgb * 4.0)  # dim first (sorted)
     assert [round(r["target"] * 255) for r in rows] == [102, 128]
     np.testing.assert_allclose(rows[0]["output"], 100 / 255, atol=1e-6)
     np.testing.assert_allclose(rows[1]["output"], 0.92 * 40 / 255 + 0.08, atol=1e-6)  # clipped at 1
+    assert [lamp_stats.is_lamp_like(r) for r in rows] == [False, True]
     text = lamp_stats.summary(rows[:1], "dark")
     assert "n=1" in text and "output/target 0.98" in text
+
+
+def test_recipe_selects_lamp_like_pairs(tmp_path):
+    import io
+
+    from gladnet_tf import recipe
+
+    night = np.full((10, 10, 3), 10, np.uint8)
+    night[:8, 0] = 255
+    source = tmp_path / "pairs"
+    for name, low in (("a", night), ("b", np.full((10, 10, 3), 25, np.uint8)), ("c", night)):
+        _pair(source, name, low, np.full((10, 10, 3), 128, np.uint8))
+    step = {"kind": "select", "output": "lamps", "input": str(source), "pairs": True,
+            "low_lamp_like": True, "drop_every": [3, 0]}  # by name first (drops a), then by content
+    recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "data", log=io.StringIO())
+    assert sorted(p.name for p in (tmp_path / "data" / "lamps" / "low").iterdir()) == ["c.png"]
+    bad = dict(step, pairs=False, output="bad")
+    with pytest.raises(recipe.RecipeError, match="low_lamp_like selects pairs"):
+        recipe.build({"name": "t", "data": [bad], "stages": []}, tmp_path / "data", log=io.StringIO())
