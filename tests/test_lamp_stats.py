@@ -63,3 +63,19 @@ def test_recipe_selects_lamp_like_pairs(tmp_path):
     bad = dict(step, pairs=False, output="bad")
     with pytest.raises(recipe.RecipeError, match="low_lamp_like selects pairs"):
         recipe.build({"name": "t", "data": [bad], "stages": []}, tmp_path / "data", log=io.StringIO())
+
+
+def test_lamp_like_selection_limits_what_it_keeps(tmp_path):
+    import io
+
+    from gladnet_tf import recipe
+
+    night = np.full((10, 10, 3), 10, np.uint8)
+    night[:8, 0] = 255
+    source = tmp_path / "pairs"
+    for name, low in (("a", np.full((10, 10, 3), 25, np.uint8)), ("b", night), ("c", night)):
+        _pair(source, name, low, np.full((10, 10, 3), 128, np.uint8))
+    step = {"kind": "select", "output": "lamps", "input": str(source), "pairs": True, "low_lamp_like": True}
+    # A small build (limit 1) still finds a lamp-like pair: the limit caps what the filter keeps.
+    recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "data", limit=1, log=io.StringIO())
+    assert [p.name for p in (tmp_path / "data" / "lamps" / "low").iterdir()] == ["b.png"]
