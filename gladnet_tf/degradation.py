@@ -521,11 +521,17 @@ def lamp_stats(encoded: np.ndarray) -> tuple[float, float, float]:
     return float(y.mean()), float(np.median(y)), float((y > LAMP_BRIGHT).mean())
 
 
+def lamp_like(median: float, bright_share: float, max_median: float = LAMP_MAX_MEDIAN,
+              min_bright_share: float = LAMP_MIN_BRIGHT_SHARE) -> bool:
+    """The lamp-like rule on ``lamp_stats``' median and bright share."""
+    return median < max_median and bright_share > min_bright_share
+
+
 def is_lamp_like(encoded: np.ndarray, max_median: float = LAMP_MAX_MEDIAN,
                  min_bright_share: float = LAMP_MIN_BRIGHT_SHARE) -> bool:
     """Whether an sRGB-encoded HxWx3 image in [0, 1] is lamp-like (see ``LAMP_MAX_MEDIAN``)."""
     _, median, bright_share = lamp_stats(encoded)
-    return median < max_median and bright_share > min_bright_share
+    return lamp_like(median, bright_share, max_median, min_bright_share)
 
 
 def _bisect_level(level_at, lo: float, hi: float, level: float) -> float:

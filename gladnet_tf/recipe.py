@@ -160,12 +160,11 @@ def _lamp_like(path: Path) -> bool:
 
 def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None) -> dict[str, Path]:
     lows, highs = _images_in(low), _images_in(high)
+    by_content = selection.get("low_lamp_like")  # then ``limit`` caps what the filter keeps
     by_name = {k: v for k, v in selection.items() if k != "low_lamp_like"}
-    if selection.get("low_lamp_like"):  # by content: ``limit`` applies to what it keeps
-        stems = select_names(sorted(set(lows) & set(highs)), by_name)
+    stems = select_names(sorted(set(lows) & set(highs)), by_name, None if by_content else limit)
+    if by_content:
         stems = [stem for stem in stems if _lamp_like(lows[stem])][:limit]
-    else:
-        stems = select_names(sorted(set(lows) & set(highs)), by_name, limit)
     if not stems:
         raise RecipeError(f"{low} / {high}: the selection keeps no pair")
     links = {}

@@ -23,13 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from gladnet_tf import degradation, images  # noqa: E402
 
 FLAGS = flags.FLAGS
-REC709 = np.array([0.2126, 0.7152, 0.0722])
 
 
 def is_lamp_like(row, max_median=degradation.LAMP_MAX_MEDIAN,
                  min_bright_share=degradation.LAMP_MIN_BRIGHT_SHARE):
-    """``degradation.is_lamp_like`` on a row of ``folder_rows`` (other thresholds allowed)."""
-    return row["median"] < max_median and row["bright"] > min_bright_share
+    """``degradation.lamp_like`` on a row of ``folder_rows`` (other thresholds allowed)."""
+    return degradation.lamp_like(row["median"], row["bright"], max_median, min_bright_share)
 
 
 def folder_rows(folder, enhance=None):
@@ -41,9 +40,9 @@ def folder_rows(folder, enhance=None):
         low = images.read(low_path).rgb
         mean, median, bright = degradation.lamp_stats(low)
         row = {"mean": mean, "median": median, "bright": bright,
-               "target": float(np.mean(images.read(highs[low_path.stem]).rgb @ REC709))}
+               "target": degradation.encoded_level(images.read(highs[low_path.stem]).rgb)}
         if enhance is not None:
-            row["output"] = float(np.mean(np.clip(enhance(low), 0.0, 1.0) @ REC709))
+            row["output"] = degradation.encoded_level(np.clip(enhance(low), 0.0, 1.0))
         rows.append(row)
     return rows
 

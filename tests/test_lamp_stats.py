@@ -14,6 +14,13 @@ def lamp_stats():
     return load_script("results/lamp_stats.py")
 
 
+def _night():
+    """A night photo with a lamp: 92 % of its pixels at 10/255, 8 % white."""
+    night = np.full((10, 10, 3), 10, np.uint8)
+    night[:8, 0] = 255
+    return night
+
+
 def _pair(folder, name, low, high):
     for sub, image in (("low", low), ("high", high)):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -21,9 +28,7 @@ def _pair(folder, name, low, high):
 
 
 def test_lamp_like_and_dark_pairs(tmp_path, lamp_stats):
-    # A night photo with a lamp: 92 % of its pixels at 10/255, 8 % white.
-    night = np.full((10, 10, 3), 10, np.uint8)
-    night[:8, 0] = 255
+    night = _night()
     # A dim photo with no lights: all at 25/255.
     dim = np.full((10, 10, 3), 25, np.uint8)
     _pair(tmp_path, "night", night, np.full((10, 10, 3), 128, np.uint8))
@@ -51,8 +56,7 @@ def test_recipe_selects_lamp_like_pairs(tmp_path):
 
     from gladnet_tf import recipe
 
-    night = np.full((10, 10, 3), 10, np.uint8)
-    night[:8, 0] = 255
+    night = _night()
     source = tmp_path / "pairs"
     for name, low in (("a", night), ("b", np.full((10, 10, 3), 25, np.uint8)), ("c", night)):
         _pair(source, name, low, np.full((10, 10, 3), 128, np.uint8))
@@ -70,8 +74,7 @@ def test_lamp_like_selection_limits_what_it_keeps(tmp_path):
 
     from gladnet_tf import recipe
 
-    night = np.full((10, 10, 3), 10, np.uint8)
-    night[:8, 0] = 255
+    night = _night()
     source = tmp_path / "pairs"
     for name, low in (("a", np.full((10, 10, 3), 25, np.uint8)), ("b", night), ("c", night)):
         _pair(source, name, low, np.full((10, 10, 3), 128, np.uint8))
