@@ -30,7 +30,9 @@ Data steps (``"kind"``):
   by the number in the name), ``"skip_first"`` N, ``"first"`` N, ``"every"`` [K, R] (keep the
   names whose index i has i % K == R), ``"drop_every"`` [K, R] (the complement). For pairs,
   ``"low_lamp_like"``: true then keeps only the pairs whose low image is lamp-like
-  (``degradation.is_lamp_like``: mostly dark with a few bright lights), after the other keys.
+  (``degradation.is_lamp_like``: mostly dark with a few bright lights), after the other keys;
+  an object ``{"max_median": M, "min_bright_share": S}`` (either key optional) moves the rule's
+  two thresholds (a larger M keeps dark photos with broad bright areas too).
 - ``pair_folders``: a pair folder from two plain folders (``low``, ``high``) of same-named
   images, with the same ``SELECTION`` keys (FiveK's input/ and target/).
 - ``synthesize``: ``gladnet_tf.synthesis.make_dataset`` on ``input`` with ``seed``,
@@ -152,10 +154,24 @@ def _link_all(work: Path, links: dict[str, Path]) -> None:
         os.symlink(os.path.abspath(source), target)
 
 
-def _lamp_like(path: Path) -> bool:
+_LAMP_RULE_KEYS = {"max_median", "min_bright_share"}
+
+
+def _lamp_rule(value: Any, where: str) -> dict[str, float]:
+    """``low_lamp_like``'s value -> keyword arguments of ``degradation.is_lamp_like``."""
+    if value is True:
+        return {}
+    if not isinstance(value, dict) or not value.keys() <= _LAMP_RULE_KEYS or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
+        raise RecipeError(f"{where}: low_lamp_like is true or an object with numeric "
+                          f"{sorted(_LAMP_RULE_KEYS)}, not {value!r}")
+    return {k: float(v) for k, v in value.items()}
+
+
+def _lamp_like(path: Path, rule: dict[str, float]) -> bool:
     from gladnet_tf import degradation, images
 
-    return degradation.is_lamp_like(images.read(path).rgb)
+    return degradation.is_lamp_like(images.read(path).rgb, **rule)
 
 
 def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None) -> dict[str, Path]:
@@ -164,7 +180,8 @@ def _selected_pairs(low: Path, high: Path, selection: dict[str, Any], limit=None
     by_name = {k: v for k, v in selection.items() if k != "low_lamp_like"}
     stems = select_names(sorted(set(lows) & set(highs)), by_name, None if by_content else limit)
     if by_content:
-        stems = [stem for stem in stems if _lamp_like(lows[stem])][:limit]
+        rule = _lamp_rule(by_content, str(low))
+        stems = [stem for stem in stems if _lamp_like(lows[stem], rule)][:limit]
     if not stems:
         raise RecipeError(f"{low} / {high}: the selection keeps no pair")
     links = {}

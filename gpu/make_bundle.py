@@ -25,7 +25,9 @@ What goes in (``runs/bundle/``):
   (4:4:4, no chroma subsampling) or, with ``--lossless``, PNG.
 - ``recipe.json``: the stage's data steps and config rewritten for the bundle: its
   ``synthesize`` steps (same seeds and options) read ``${shared}/sources/STEP``, its mix reads
-  ``${shared}/pairs/SET``; the GPU machine builds it with ``gladnet_tf.recipe``.
+  ``${shared}/pairs/SET``; a ``select`` step over a synthesize step's pairs (the lamp-like
+  filter of stages 23-26) goes with it unchanged and runs there, after the synthesis; the GPU
+  machine builds it with ``gladnet_tf.recipe``.
 - ``manifest.json``: what each logical file is (``files`` blob), the sets, their counts and
   sizes, the wheels, the checkout's commit.
 
@@ -297,7 +299,10 @@ def plan_data(recipe, stage, shared, work):
     data = stage["config"].get("data", "")
     steps = {step["output"]: step for step in recipe["data"]}
     needed = _reachable(recipe, data)
-    links = [name for name, step in steps.items() if step["kind"] in ("select", "pair_folders")]
+    synthesized = {name for name, step in steps.items() if step["kind"] == "synthesize"}
+    links = [name for name, step in steps.items() if step["kind"] in ("select", "pair_folders")
+             and not _reachable(recipe, f"@{name}") & synthesized]  # a filter of synthetic pairs is
+    # built on the GPU machine, after its synthesis (see the loop below)
     recipe_lib.build(recipe, work, shared, only=links, log=io.StringIO())  # folders of links
     paths = lambda value: recipe_lib.resolve(value, work, shared)  # noqa: E731
 
@@ -320,11 +325,16 @@ def plan_data(recipe, stage, shared, work):
     sets, synth_steps = [], []
     for reference, _ in mix.get("pairs", []):
         step = steps.get(reference[1:]) if reference.startswith("@") else None
+        select = None
+        if step is not None and step["kind"] == "select" and step["output"] not in links:
+            select, step = step, steps[step["input"][1:]]  # a filter of a synthesize step's pairs
+            if step["kind"] != "synthesize":
+                raise BundleError(f"{reference}: a select over {step['kind']} output is not bundled")
         if step is not None and step["kind"] == "synthesize":
             source = Path(paths(step["input"]))
             found = synthesis.find_sources(source)
             relatives = [p.relative_to(source).as_posix() for p in found]
-            sets.append({"name": step["output"], "kind": "sources", "step": step,
+            sets.append({"name": step["output"], "kind": "sources", "step": step, "select": select,
                          "items": [(r, [str(p)]) for r, p in zip(relatives, found)]})
             synth_steps.append(step)
         elif step is not None and step["kind"] == "mix":
@@ -420,7 +430,11 @@ def bundle_recipe(recipe, stage, mix, sets, chosen):
             step["input"] = f"${{shared}}/sources/{data_set['name']}"
             step["num_per_image"] = max(1, round(step.get("num_per_image", 1) * scale))
             data.append(step)
-            entries.append([f"@{data_set['name']}", repeats[f"@{data_set['name']}"]])
+            select = data_set.get("select")
+            if select is not None:  # its filter runs there, on the pairs synthesized there
+                data.append(dict(select))
+            used = select["output"] if select is not None else data_set["name"]
+            entries.append([f"@{used}", repeats[f"@{used}"]])
         else:
             entries.append([f"${{shared}}/pairs/{data_set['name']}",
                             max(1, round(repeats[data_set["reference"]] * scale))])

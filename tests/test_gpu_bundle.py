@@ -139,3 +139,47 @@ def test_bundle_trains_without_tensorflow(tmp_path):
 
     with h5py.File(out / "gladnet_gpu.weights.h5") as weights:
         assert len(weights.keys()) > 0
+
+
+def test_bundle_carries_a_filter_of_synthetic_pairs(tmp_path):
+    """A mix entry that selects some of a synthesize step's pairs (stage 24's lamp-like filter):
+    the bundle ships the synthesis sources, and its recipe synthesizes, filters and mixes there."""
+    import io
+
+    from gladnet_tf import recipe as recipe_lib
+    from tests.conftest import load_script
+
+    bundle = load_script("gpu/make_bundle.py")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(sources / f"s{i}.png")
+    options = {"exposure_range": [-4.0, -3.0], "backlight_prob": 0.0, "black_pair_prob": 0.0,
+               "white_pair_prob": 0.0}
+    recipe = {"name": "t", "data": [
+        {"kind": "synthesize", "output": "syn", "input": str(sources), "seed": 1, "num_per_image": 2,
+         "max_side": 64, "options": options},
+        {"kind": "select", "output": "syn-some", "input": "@syn", "pairs": True, "drop_every": [2, 1]},
+        {"kind": "mix", "output": "train", "pairs": [["@syn-some", 3]]}],
+        "stages": [{"name": "s", "config": {"data": "@train", "steps": 1}}]}
+    sets, mix, _ = bundle.plan_data(recipe, recipe["stages"][0], str(tmp_path), tmp_path / "work")
+    assert [(s["name"], s["kind"], s["select"]["output"]) for s in sets] == [("syn", "sources", "syn-some")]
+    assert len(sets[0]["items"]) == 3
+    for s in sets:  # as encode_sets and choose leave them, every source kept
+        s["encoded"] = s["items"]
+    rewritten = bundle.bundle_recipe(recipe, recipe["stages"][0], mix, sets, {"syn": [0, 1, 2]})
+    assert [(d["kind"], d["output"]) for d in rewritten["data"]] == [
+        ("synthesize", "syn"), ("select", "syn-some"), ("mix", "train")]
+    assert rewritten["data"][0]["input"] == "${shared}/sources/syn"
+    assert rewritten["data"][2]["pairs"] == [["@syn-some", 3]]
+
+    # Built where the bundle's files are, it makes what the original recipe makes.
+    os.makedirs(tmp_path / "bundle" / "sources")
+    os.symlink(sources, tmp_path / "bundle" / "sources" / "syn")
+    recipe_lib.build(rewritten, tmp_path / "there", tmp_path / "bundle", log=io.StringIO())
+    recipe_lib.build(recipe, tmp_path / "here", tmp_path, log=io.StringIO())
+    for root in ("there", "here"):
+        kept = sorted(p.name for p in (tmp_path / root / "syn-some" / "low").iterdir())
+        assert len(kept) == 3  # 6 pairs, every second dropped
+    assert kept == sorted(p.name for p in (tmp_path / "there" / "syn-some" / "low").iterdir())

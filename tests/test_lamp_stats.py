@@ -82,3 +82,27 @@ def test_lamp_like_selection_limits_what_it_keeps(tmp_path):
     # A small build (limit 1) still finds a lamp-like pair: the limit caps what the filter keeps.
     recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "data", limit=1, log=io.StringIO())
     assert [p.name for p in (tmp_path / "data" / "lamps" / "low").iterdir()] == ["b.png"]
+
+
+def test_lamp_like_selection_with_moved_thresholds(tmp_path):
+    import io
+
+    from gladnet_tf import recipe
+
+    broad = np.full((10, 10, 3), 40, np.uint8)  # median 40/255 = 0.157: too bright to be lamp-like
+    broad[:2] = 230  # 20 % of the pixels bright, like a sky
+    source = tmp_path / "pairs"
+    for name, low in (("broad", broad), ("night", _night()), ("dim", np.full((10, 10, 3), 25, np.uint8))):
+        _pair(source, name, low, np.full((10, 10, 3), 128, np.uint8))
+
+    def kept(rule, output):
+        step = {"kind": "select", "output": output, "input": str(source), "pairs": True, "low_lamp_like": rule}
+        recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "data", log=io.StringIO())
+        return sorted(p.stem for p in (tmp_path / "data" / output / "low").iterdir())
+
+    assert kept(True, "default") == ["night"]
+    assert kept({"max_median": 0.25}, "broad") == ["broad", "night"]
+    assert kept({"max_median": 0.25, "min_bright_share": 0.1}, "sky") == ["broad"]  # night: 8 %
+    for bad in ({"max_median": "0.25"}, {"median": 0.25}, 1):
+        with pytest.raises(recipe.RecipeError, match="low_lamp_like is true or an object"):
+            kept(bad, f"bad{len(str(bad))}")
