@@ -69,6 +69,7 @@ MIB = 2 ** 20
 DEFAULT_OUTPUT = REPO / "runs" / "bundle"  # the folder that travels
 TRAVEL_LIMIT_MIB = 63.0  # of the 64 MiB that travel, a little kept free
 DEFAULT_MAX_MIB = 45.0
+INIT_WEIGHTS = "init.weights.h5"  # with --weights_stay: the stage's initial weights, in the bundle
 TEST_FOLDERS = ("LOL-eval15", "DICM", "MEF", "NPE")  # ../shared/datasets/SOURCES.md: test sets
 # (distribution, top-level module): always installed there; installed only where missing.
 ALWAYS = [("keras", "keras"), ("namex", "namex"), ("optree", "optree")]
@@ -405,16 +406,35 @@ def choose(sets, sizes, budget, keep_whole):
     return picks(low), low
 
 
-def travelling_bytes(repo=REPO):
-    """Bytes of what travels besides the bundle: tracked and untracked-not-ignored files."""
+def shipped_weights(name):
+    """Whether a checkout-relative path is a shipped weights file (``checkpoints/``)."""
+    return name.startswith("checkpoints/") and name.endswith(".weights.h5")
+
+
+def travelling_bytes(repo=REPO, weights_stay=False):
+    """Bytes of what travels besides the bundle: tracked and untracked-not-ignored files;
+    with ``weights_stay``, not the shipped weights files (see ``--weights_stay``)."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                             cwd=repo, capture_output=True, check=True).stdout.split(b"\0")
     total = 0
-    for name in filter(None, listed):
-        path = Path(repo) / os.fsdecode(name)
-        if path.is_file() and not path.is_symlink():
+    for name in map(os.fsdecode, filter(None, listed)):
+        path = Path(repo) / name
+        if path.is_file() and not path.is_symlink() and not (weights_stay and shipped_weights(name)):
             total += path.stat().st_size
     return total
+
+
+def carry_init_weights(stage, folder):
+    """Copies the stage's initial weights to ``folder/INIT_WEIGHTS``; returns their record."""
+    init = stage["config"].get("init_weights")
+    if not init:
+        return None
+    source = REPO / recipe_lib.resolve(init, folder, None)  # relative to the checkout (or absolute)
+    if not source.is_file():
+        raise BundleError(f"{source}: the stage's init_weights is not a file")
+    shutil.copyfile(source, folder / INIT_WEIGHTS)
+    digest = hashlib.sha256((folder / INIT_WEIGHTS).read_bytes()).hexdigest()
+    return {"from": init, "sha256": digest, "bytes": source.stat().st_size}
 
 
 def bundle_recipe(recipe, stage, mix, sets, chosen):
@@ -450,7 +470,8 @@ def bundle_recipe(recipe, stage, mix, sets, chosen):
 
 
 def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_quality=92, lossless=False,
-         keep_whole=("LOL-train-subset", "lol-more-train"), pythons=(DEVICE_PYTHON,), limit=None):
+         keep_whole=("LOL-train-subset", "lol-more-train"), pythons=(DEVICE_PYTHON,), limit=None,
+         weights_stay=False):
     """Builds the bundle in ``output`` (replaced); returns its manifest."""
     start = time.monotonic()
     output = Path(output)
@@ -463,7 +484,8 @@ def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_qual
     print(f"wheels for Python {', '.join(pythons)} ...", file=sys.stderr, flush=True)
     wheels = make_wheels(partial / "wheels", pythons)
     wheel_bytes = sum((partial / "wheels" / w["file"]).stat().st_size for w in wheels)
-    travelling = travelling_bytes()
+    travelling = travelling_bytes(weights_stay=weights_stay)
+    init_record = carry_init_weights(chosen_stage, partial) if weights_stay else None
     room = TRAVEL_LIMIT_MIB * MIB - travelling
     if max_mib == "auto":
         budget = min(DEFAULT_MAX_MIB * MIB, room)
@@ -472,7 +494,7 @@ def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_qual
         if budget > room:
             print(f"warning: {max_mib} MiB with the {travelling / MIB:.1f} MiB of the working tree is over "
                   f"{TRAVEL_LIMIT_MIB:.0f} MiB", file=sys.stderr)
-    data_budget = budget - wheel_bytes - 64 * 1024  # the manifest and recipe
+    data_budget = budget - wheel_bytes - 64 * 1024 - (init_record or {}).get("bytes", 0)  # + manifest, recipe
     print(f"working tree {travelling / MIB:.1f} MiB; bundle budget {budget / MIB:.1f} MiB "
           f"({data_budget / MIB:.1f} MiB for data)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="bundle-links-") as work:
@@ -512,7 +534,7 @@ def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_qual
         "recipe": os.path.relpath(recipe_path, REPO), "stage": chosen_stage.get("name"),
         "jpeg_quality": None if lossless else jpeg_quality, "lossless": lossless,
         "fraction_of_thinned_sets": fraction, "keep_whole": sorted(keep_whole), "limit": limit,
-        "sets": records, "wheels": wheels, "bytes": {"wheels": wheel_bytes, "data": data_bytes},
+        "sets": records, "wheels": wheels, "init_weights": init_record, "weights_stay": weights_stay, "bytes": {"wheels": wheel_bytes, "data": data_bytes},
         "files": dict(sorted(files.items())),
     }
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -553,10 +575,14 @@ def main(argv=None):
                         help="comma-separated Python versions the bundle runs on (optree is compiled; "
                              "default: the GPU machine's)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many files per set (tests)")
+    parser.add_argument("--weights_stay", action="store_true",
+                        help="the checkout travels without its checkpoints/**/*.weights.h5 files: the "
+                             "stage's initial weights go in the bundle and the budget counts the rest out")
     args = parser.parse_args(argv)
     try:
         make(args.output, args.recipe, args.stage, args.shared, args.max_mib, args.jpeg_quality, args.lossless,
-             [s for s in args.keep_whole.split(",") if s], [p for p in args.python.split(",") if p], args.limit)
+             [s for s in args.keep_whole.split(",") if s], [p for p in args.python.split(",") if p], args.limit,
+             args.weights_stay)
     except (BundleError, recipe_lib.RecipeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

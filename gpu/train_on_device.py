@@ -168,6 +168,8 @@ class Driver:
             arguments += ["--init_weights", ""]
         elif args.init_weights:
             arguments += ["--init_weights", args.init_weights]
+        elif (self.bundle / "init.weights.h5").is_file():  # made with make_bundle.py --weights_stay
+            arguments += ["--init_weights", self.bundle / "init.weights.h5"]
         return arguments
 
     # -- results ---------------------------------------------------------------------------
@@ -337,7 +339,7 @@ def main(argv=None):
     parser.add_argument("--budget_seconds", type=float, help="the whole command's limit (GPU default 540)")
     parser.add_argument("--precision", default="mixed_bfloat16")
     parser.add_argument("--learning_rate", type=float, help="default: the recipe stage's")
-    parser.add_argument("--init_weights", help="default: the recipe stage's")
+    parser.add_argument("--init_weights", help="default: the bundle's init.weights.h5, else the recipe stage's")
     parser.add_argument("--from_scratch", action="store_true", help="random initial weights")
     parser.add_argument("--no_device_data", action="store_true", help="numpy_data.PairStream instead")
     parser.add_argument("--fresh", action="store_true", help="delete --work first (no resume)")

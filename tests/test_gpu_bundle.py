@@ -183,3 +183,45 @@ def test_bundle_carries_a_filter_of_synthetic_pairs(tmp_path):
         kept = sorted(p.name for p in (tmp_path / root / "syn-some" / "low").iterdir())
         assert len(kept) == 3  # 6 pairs, every second dropped
     assert kept == sorted(p.name for p in (tmp_path / "there" / "syn-some" / "low").iterdir())
+
+
+def test_weights_stay_behind(tmp_path):
+    """``--weights_stay``: the checkout's weights files do not count, the stage's initial weights
+    travel in the bundle, and the device side starts from them."""
+    import argparse
+    import hashlib
+
+    from tests.conftest import load_script
+
+    bundle = load_script("gpu/make_bundle.py")
+    repo = tmp_path / "repo"
+    (repo / "checkpoints" / "resume").mkdir(parents=True)
+    (repo / "checkpoints" / "a.weights.h5").write_bytes(b"w" * 1000)
+    (repo / "checkpoints" / "resume" / "b.weights.h5").write_bytes(b"r" * 500)
+    (repo / "checkpoints" / "README.md").write_bytes(b"m" * 30)
+    (repo / "train.py").write_bytes(b"t" * 7)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    assert bundle.travelling_bytes(repo) == 1537
+    assert bundle.travelling_bytes(repo, weights_stay=True) == 37
+
+    out = tmp_path / "bundle"
+    out.mkdir()
+    init = str(repo / "checkpoints" / "a.weights.h5")
+    record = bundle.carry_init_weights({"config": {"init_weights": init}}, out)
+    assert record == {"from": init, "sha256": hashlib.sha256(b"w" * 1000).hexdigest(), "bytes": 1000}
+    assert (out / bundle.INIT_WEIGHTS).read_bytes() == b"w" * 1000
+    assert bundle.carry_init_weights({"config": {}}, out) is None
+    with pytest.raises(bundle.BundleError, match="not a file"):
+        bundle.carry_init_weights({"config": {"init_weights": str(repo / "missing.weights.h5")}}, out)
+
+    device = load_script("gpu/train_on_device.py")
+    args = argparse.Namespace(out=str(tmp_path / "o"), work=str(tmp_path / "w"), bundle=str(out), python=None,
+                              precision="mixed_bfloat16", no_device_data=False, learning_rate=None,
+                              from_scratch=False, init_weights=None)
+    settings = dict(device.SMOKE)
+    arguments = device.Driver(args).train_arguments(settings)
+    assert arguments[arguments.index("--init_weights") + 1] == out / bundle.INIT_WEIGHTS
+    args.init_weights = "other.weights.h5"  # a flag given wins
+    arguments = device.Driver(args).train_arguments(settings)
+    assert arguments[arguments.index("--init_weights") + 1] == "other.weights.h5"
