@@ -108,13 +108,14 @@ def test_bundle_trains_without_tensorflow(tmp_path):
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
     bundle = tmp_path / "bundle"
     made = subprocess.run([sys.executable, str(REPO / "gpu" / "make_bundle.py"), "--output", str(bundle),
-                           "--limit", "1", "--python", python_version, "--max_mib", "8"],
+                           "--limit", "1", "--python", python_version, "--max_mib", "12", "--weights_stay"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr[-3000:]
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {w["module"] for w in manifest["wheels"]} >= {"keras", "namex", "optree"}
     assert {s["kind"] for s in manifest["sets"]} == {"sources", "pairs"}
     assert not any("eval15" in p or "DICM" in p for p in manifest["files"])
+    assert manifest["weights_stay"] and manifest["init_weights"]["from"].startswith("checkpoints/")
 
     python = clean_interpreter(tmp_path / "clean")
     probe = subprocess.run([str(python), "-c", "import importlib.util as u; print([m for m in "
@@ -132,6 +133,7 @@ def test_bundle_trains_without_tensorflow(tmp_path):
                                                      "throughput.json"]
     summary = json.loads((out / "throughput.json").read_text())
     assert summary["state"] == "finished" and summary["newest_checkpoint"] == 4
+    assert f"--init_weights {bundle / 'init.weights.h5'}" in log  # the bundle's, not the checkout's
     assert summary["training"]["steps_per_second"] > 0 and summary["rates"]["conv"]["tflops"] > 0
     assert summary["training"]["fraction_of_conv_rate"] > 0
     assert [r["tensorflow_loaded"] for r in summary["tensorflow"]] == [False, False, False]
