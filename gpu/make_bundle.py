@@ -41,7 +41,9 @@ at most 45 MiB. When the data does not fit, the sets named by ``--keep_whole`` (
 the real low-light LOL pairs) stay whole and every other set keeps the same fraction of its
 files (evenly spaced in name order, at least one); the bundle recipe then scales the
 ``synthesize`` steps' ``num_per_image`` and the mix repeats of the thinned pair sets by the
-inverse fraction, so that each set contributes as many pairs to the mix as in the recipe.
+inverse fraction, so that each set contributes as many pairs to the mix as in the recipe (what
+rounding a small ``num_per_image`` leaves over goes into that set's mix repeat, as near as
+whole numbers allow).
 """
 
 import argparse
@@ -448,13 +450,17 @@ def bundle_recipe(recipe, stage, mix, sets, chosen):
         if data_set["kind"] == "sources":
             step = dict(data_set["step"])
             step["input"] = f"${{shared}}/sources/{data_set['name']}"
-            step["num_per_image"] = max(1, round(step.get("num_per_image", 1) * scale))
+            wanted = step.get("num_per_image", 1) * scale
+            step["num_per_image"] = max(1, round(wanted))
             data.append(step)
             select = data_set.get("select")
             if select is not None:  # its filter runs there, on the pairs synthesized there
                 data.append(dict(select))
             used = select["output"] if select is not None else data_set["name"]
-            entries.append([f"@{used}", repeats[f"@{used}"]])
+            # what rounding num_per_image left over (1 pair per source where 1.45 were due) goes
+            # into the repeat, as near as a whole number can
+            residual = wanted / step["num_per_image"]
+            entries.append([f"@{used}", max(1, round(repeats[f"@{used}"] * residual))])
         else:
             entries.append([f"${{shared}}/pairs/{data_set['name']}",
                             max(1, round(repeats[data_set["reference"]] * scale))])

@@ -175,6 +175,12 @@ def test_bundle_carries_a_filter_of_synthetic_pairs(tmp_path):
         ("synthesize", "syn"), ("select", "syn-some"), ("mix", "train")]
     assert rewritten["data"][0]["input"] == "${shared}/sources/syn"
     assert rewritten["data"][2]["pairs"] == [["@syn-some", 3]]
+    # Thinned to 2 of 3 sources with 1 pair each, 1.5 pairs per source are due: 2 pairs per
+    # source, and the mix repeat 3 x 0.75 -> 2 (8 pairs there where the recipe makes 9, not 12).
+    recipe["data"][0]["num_per_image"] = 1
+    thinned = bundle.bundle_recipe(recipe, recipe["stages"][0], mix, sets, {"syn": [0, 2]})
+    assert thinned["data"][0]["num_per_image"] == 2 and thinned["data"][2]["pairs"] == [["@syn-some", 2]]
+    recipe["data"][0]["num_per_image"] = 2
 
     # Built where the bundle's files are, it makes what the original recipe makes.
     os.makedirs(tmp_path / "bundle" / "sources")
