@@ -325,7 +325,7 @@ def plan_data(recipe, stage, shared, work):
     mix = steps[data[1:]]
     if mix.get("identity"):
         raise BundleError("mix steps with identity folders are not bundled yet")
-    sets, synth_steps = [], []
+    sets = []
     for reference, _ in mix.get("pairs", []):
         step = steps.get(reference[1:]) if reference.startswith("@") else None
         select = None
@@ -339,7 +339,6 @@ def plan_data(recipe, stage, shared, work):
             relatives = [p.relative_to(source).as_posix() for p in found]
             sets.append({"name": step["output"], "kind": "sources", "step": step, "select": select,
                          "items": [(r, [str(p)]) for r, p in zip(relatives, found)]})
-            synth_steps.append(step)
         elif step is not None and step["kind"] == "mix":
             raise BundleError(f"{reference}: a mix inside a mix is not bundled")
         else:
@@ -434,9 +433,9 @@ def carry_init_weights(stage, folder):
     source = REPO / recipe_lib.resolve(init, folder, None)  # relative to the checkout (or absolute)
     if not source.is_file():
         raise BundleError(f"{source}: the stage's init_weights is not a file")
-    shutil.copyfile(source, folder / INIT_WEIGHTS)
-    digest = hashlib.sha256((folder / INIT_WEIGHTS).read_bytes()).hexdigest()
-    return {"from": init, "sha256": digest, "bytes": source.stat().st_size}
+    data = source.read_bytes()
+    (folder / INIT_WEIGHTS).write_bytes(data)
+    return {"from": init, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 def bundle_recipe(recipe, stage, mix, sets, chosen):

@@ -59,6 +59,8 @@ from gladnet_tf import flops, run_folder  # noqa: E402  (standard library only)
 OUT_FILES = ("device.log", "gladnet_gpu.weights.h5", "throughput.json", "run.tar.gz")
 _PROGRESS = re.compile(r"step (\d+)/\d+ loss (\S+) lr \S+ ([\d.]+) steps/s")
 
+INIT_WEIGHTS = "init.weights.h5"  # the stage's initial weights in a bundle (make_bundle.py --weights_stay)
+
 SMOKE = {"patch_size": 32, "batch_size": 2, "steps": 6, "checkpoint_every": 2, "log_every": 1,
          "train_seconds": 240, "budget_seconds": 420, "conv": (2, 32, 16, 128, 3)}
 GPU = {"patch_size": 320, "batch_size": 48, "steps": None, "checkpoint_every": 500, "log_every": 50,
@@ -168,8 +170,8 @@ class Driver:
             arguments += ["--init_weights", ""]
         elif args.init_weights:
             arguments += ["--init_weights", args.init_weights]
-        elif (self.bundle / "init.weights.h5").is_file():  # made with make_bundle.py --weights_stay
-            arguments += ["--init_weights", self.bundle / "init.weights.h5"]
+        elif (self.bundle / INIT_WEIGHTS).is_file():
+            arguments += ["--init_weights", self.bundle / INIT_WEIGHTS]
         return arguments
 
     # -- results ---------------------------------------------------------------------------
