@@ -16,14 +16,10 @@ weights=${3:-}
 out=${NIQE_OUT:-results/validation/niqe}
 mkdir -p "$out"
 baselines="msrcr srie lime dehz gamma none"
+method=(--method "$name")
+[ -z "$weights" ] || method=(--method gladnet --weights "$weights")
 for set in val-lol20 val-fivek100; do
-  if [ -n "$weights" ]; then
-    python -m gladnet_tf.evaluate --method gladnet --weights "$weights" \
-      --data "$data_root/$set/low" --report "$out/${name}_$set" | tail -n 2
-  else
-    python -m gladnet_tf.evaluate --method "$name" \
-      --data "$data_root/$set/low" --report "$out/${name}_$set" | tail -n 2
-  fi
+  python -m gladnet_tf.evaluate "${method[@]}" --data "$data_root/$set/low" --report "$out/${name}_$set" | tail -n 2
 done
 [ -n "$weights" ] || exit 0
 for set in val-lol20 val-fivek100; do
