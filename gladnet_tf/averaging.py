@@ -19,6 +19,12 @@ line between them, which for fine-tuned networks often keeps most of both endpoi
 (weight-space ensembling: Wortsman et al., "Robust fine-tuning of zero-shot models", CVPR
 2022; "Model soups", ICML 2022). RESULTS.md measures whether it does for GLADNet.
 
+With ``--branch global`` (or ``detail``) only that branch is mixed and the rest of the network
+is the first file's: ``--weights A --weights B --coefficients 0,1 --branch global`` is A with
+B's global-illumination branch (RESULTS.md, stage 28, measures what each branch carries).
+The branches are told apart from the file alone: the detail branch starts at the first
+convolution whose input has the global branch's width plus the 3 RGB channels.
+
 Every file must hold the same variables (one GLADNet configuration; a file that does not fit
 is named). The files are read as HDF5 (h5py), so neither TensorFlow nor Keras is loaded and
 any backend's weights files average alike. The average is taken in float64 and stored as
@@ -64,15 +70,46 @@ def _normalised(coefficients: Sequence[float] | None, count: int) -> np.ndarray:
     return values / values.sum()
 
 
+BRANCHES = ("global", "detail")
+
+
+def _layer_order(name: str) -> tuple[int, str]:
+    """Sort key of a Keras weights-file variable path: its layer's creation number, then the path
+    (``layers/conv2d/vars/0`` is 0, ``layers/conv2d_12/vars/1`` is 12)."""
+    layer = name.split("/")[1] if name.count("/") >= 2 else name
+    stem, _, number = layer.rpartition("_")
+    return (int(number) if stem and number.isdigit() else 0, name)
+
+
+def branch_of(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """``{variable path: "global" or "detail"}`` for a GLADNet weights file's arrays.
+
+    The convolutions are taken in creation order (global branch first, then detail); the
+    detail branch begins at the first kernel (kh, kw, c_in, c_out) whose c_in is the first
+    kernel's c_out (the global width) + 3, the concatenation of illumination and RGB.
+    Raises ValueError when no such kernel exists (not a GLADNet file).
+    """
+    kernels = sorted((k for k, v in arrays.items() if v.ndim == 4), key=_layer_order)
+    if not kernels:
+        raise ValueError("no convolution kernels: not a GLADNet weights file")
+    width = arrays[kernels[0]].shape[3]
+    starts = [k for k in kernels if arrays[k].shape[2] == width + 3]
+    if not starts:
+        raise ValueError(f"no kernel reads {width} + 3 channels: no detail branch found")
+    first_detail = _layer_order(starts[0])[0]
+    return {k: "detail" if _layer_order(k)[0] >= first_detail else "global" for k in arrays}
+
+
 def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLike,
-                    coefficients: Sequence[float] | None = None) -> str:
+                    coefficients: Sequence[float] | None = None, branch: str | None = None) -> str:
     """Writes the element-wise mean of the weights files ``paths`` to ``output``; returns its path.
 
     ``paths``: at least one Keras ``.weights.h5`` file, all with the same variables (names and
     shapes: one GLADNet configuration, any backend). Floating-point variables are averaged
     in float64 and stored in their own dtype; any other dataset must be equal in every file.
     ``coefficients``: one non-negative weight per file, normalised to sum to 1 (default:
-    equal weights, the plain mean).
+    equal weights, the plain mean). ``branch``: "global" or "detail" mixes only that branch
+    (``branch_of``) and keeps the first file's other variables; None mixes every variable.
     The output is a copy of the first file with the averages written in, made atomically.
     Raises ValueError for no paths or files that do not fit together (naming the file), and
     FileNotFoundError for a missing one.
@@ -98,6 +135,11 @@ def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLik
                 totals[name] += share * value.astype(np.float64)
             elif not np.array_equal(value, first[name]):
                 raise ValueError(f"{path}: {name} differs from {paths[0]}'s and cannot be averaged")
+    if branch is not None:
+        if branch not in BRANCHES:
+            raise ValueError(f"branch {branch!r}: expected one of {', '.join(BRANCHES)}")
+        owner = branch_of(first)
+        totals = {name: total for name, total in totals.items() if owner[name] == branch}
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with atomic.temporary_path(output, suffix=".weights.h5") as temporary:
         shutil.copyfile(paths[0], temporary)
@@ -114,11 +156,11 @@ def main(argv: list[str]) -> int:
 
     FLAGS = flags.FLAGS
     try:
-        written = average_weights(FLAGS.weights, FLAGS.output, FLAGS.coefficients)
+        written = average_weights(FLAGS.weights, FLAGS.output, FLAGS.coefficients, FLAGS.branch)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"output": written, "averaged": FLAGS.weights,
+    print(json.dumps({"output": written, "averaged": FLAGS.weights, "branch": FLAGS.branch or "all",
                       "coefficients": list(_normalised(FLAGS.coefficients, len(FLAGS.weights)))}, indent=2))
     return 0
 
@@ -130,5 +172,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("output", None, "Where to write the averaged .weights.h5 file.")
     flags.DEFINE_list("coefficients", None, "One weight per --weights file, in order (normalised to sum "
                       "to 1); default: equal weights.")
+    flags.DEFINE_enum("branch", None, list(BRANCHES), "Mix only this branch; the other one is the first "
+                      "file's. Default: the whole network.")
     flags.mark_flags_as_required(["weights", "output"])
     app.run(lambda argv: sys.exit(main(argv)))

@@ -82,3 +82,36 @@ def test_refuses_bad_coefficients(tmp_path):
         with pytest.raises(ValueError, match=message):
             averaging.average_weights([a, b], tmp_path / "x.weights.h5", coefficients=bad)
     assert not (tmp_path / "x.weights.h5").exists()
+
+
+@pytest.mark.parametrize("config", [{}, {"global_filters": 16, "detail_filters": 24}])
+def test_branch_mixes_only_that_branch(tmp_path, config):
+    """--branch global takes B's global-illumination layers and keeps every detail layer of A
+    (and the reverse), checked by the model's own layer names, not by the file's."""
+    a, b = (model_lib.save(random_gladnet(seed=s, **config), tmp_path / f"b{s}.weights.h5") for s in (21, 22))
+    model_a, model_b = model_lib.load(a, **config), model_lib.load(b, **config)
+    for branch, other in (("global", "detail"), ("detail", "global")):
+        output = averaging.average_weights([a, b], tmp_path / f"{branch}.weights.h5",
+                                           coefficients=[1, 3], branch=branch)
+        mixed = model_lib.load(output, **config)
+        layers = [layer for layer in mixed.layers if layer.weights]
+        assert {layer.name.split("_")[0] for layer in layers} == {"global", "detail"}
+        for layer in layers:
+            got = layer.get_weights()
+            wa, wb = model_a.get_layer(layer.name).get_weights(), model_b.get_layer(layer.name).get_weights()
+            for k, value in enumerate(got):
+                if layer.name.startswith(branch):
+                    np.testing.assert_allclose(value, 0.25 * wa[k].astype(np.float64) + 0.75 * wb[k],
+                                               rtol=1e-6, atol=1e-7)
+                else:
+                    assert layer.name.startswith(other)
+                    np.testing.assert_array_equal(value, wa[k])
+
+
+def test_branch_refuses_an_unknown_branch_and_a_file_without_one(tmp_path):
+    a, b = (random_weights(tmp_path, seed, f"w{seed}.weights.h5") for seed in (23, 24))
+    with pytest.raises(ValueError, match="expected one of global, detail"):
+        averaging.average_weights([a, b], tmp_path / "x.weights.h5", branch="middle")
+    with pytest.raises(ValueError, match="no detail branch"):
+        averaging.branch_of({"layers/conv2d/vars/0": np.zeros((3, 3, 3, 8))})
+    assert not (tmp_path / "x.weights.h5").exists()
