@@ -115,3 +115,17 @@ def test_branch_refuses_an_unknown_branch_and_a_file_without_one(tmp_path):
     with pytest.raises(ValueError, match="no detail branch"):
         averaging.branch_of({"layers/conv2d/vars/0": np.zeros((3, 3, 3, 8))})
     assert not (tmp_path / "x.weights.h5").exists()
+
+
+def test_command_line_mixes_one_branch(tmp_path):
+    a, b = (random_weights(tmp_path, seed, f"w{seed}.weights.h5") for seed in (25, 26))
+    output = tmp_path / "detail.weights.h5"
+    result = run_python(["-m", "gladnet_tf.averaging", "--weights", str(a), "--weights", str(b),
+                         "--coefficients", "0,1", "--branch", "detail", "--output", str(output)])
+    assert result.returncode == 0, result.stderr
+    assert '"branch": "detail"' in result.stdout
+    mixed, first, second = (model_lib.load(p) for p in (output, a, b))
+    for name in ("global_down_1", "global_up_6"):
+        np.testing.assert_array_equal(mixed.get_layer(name).get_weights()[0], first.get_layer(name).get_weights()[0])
+    for name in ("detail_conv_1", "detail_conv_5"):
+        np.testing.assert_array_equal(mixed.get_layer(name).get_weights()[0], second.get_layer(name).get_weights()[0])
