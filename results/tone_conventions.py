@@ -68,17 +68,17 @@ def main(argv):
     root = Path(FLAGS.samples)
     samples = [(name, luma_8bit(root / "eval-low" / name), luma_8bit(root / "pr4-tf2-port-results" / out))
                for name, out in PAIRS]
-    print(f"{'':<28}" + "".join(f"{f'{a:.2f}-{b:.2f}':>11}" for a, b in zip(TONE_BINS, TONE_BINS[1:])))
+    print(f"{'':<34}" + "".join(f"{f'{a:.2f}-{b:.2f}':>11}" for a, b in zip(TONE_BINS, TONE_BINS[1:])))
     for folder in FLAGS.pairs:
         pairs = pair_paths(folder)
         mean_in, mean_out, counts = pooled_curve((luma_8bit(a), luma_8bit(b)) for a, b in pairs)
         name = f"{Path(folder).name} ({len(pairs)})"
-        print(f"{name:<28}" + "".join(f"{m:>6.2f}->{t:.2f}"[-11:].rjust(11) for m, t in zip(mean_in, mean_out)))
-        print(f"{'  its curve on the samples':<28}" + "   ".join(
+        print(f"{name:<34}" + "".join(f"{m:.2f}->{t:.2f}".rjust(11) for m, t in zip(mean_in, mean_out)))
+        print(f"{'  its curve on the samples':<34}" + "   ".join(
             f"{s}: {predicted_mean(low, mean_out) / out.mean():.2f}" for s, low, out in samples))
     for s, low, out in samples:
         _, curve, _ = pooled_curve([(low, out)])
-        print(f"{'official on ' + s:<28}" + "".join(f"{t:>11.2f}" for t in curve))
+        print(f"{'official on ' + s:<34}" + "".join(f"{t:>11.2f}" for t in curve))
     return 0
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import load_script
+from tests.conftest import load_script, run_python
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,24 @@ def test_pair_paths_match_stems_in_either_layout(tmp_path, tones):
         assert [(p.name, q.name) for p, q in tones.pair_paths(root)] == [("a.png", "a.png"), ("b.png", "b.jpg")]
     with pytest.raises(ValueError, match="no low/ and high/"):
         tones.pair_paths(tmp_path / "low" / "low")
+
+
+def test_command_prints_each_convention_against_the_samples(tmp_path):
+    """End to end on stand-ins: samples whose official output is twice the input, and a set whose
+    targets are twice the input, so its curve gives every sample 1.00 of the official brightness."""
+    samples, pairs = tmp_path / "samples", tmp_path / "pairs"
+    rng = np.random.default_rng(0)
+    for name, out in (("4.bmp", "4_glad.png"), ("chinese_garden3.png", "chinese_garden3_glad.png"),
+                      ("kluki1.png", "kluki1_glad.png")):
+        low = np.full((8, 8, 3), 10 * (1 + rng.integers(0, 3)), np.uint8)
+        for folder, image, file in (("eval-low", low, name), ("pr4-tf2-port-results", 2 * low, out)):
+            (samples / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(samples / folder / file)
+    for sub, value in (("low", 10), ("high", 20)):
+        (pairs / sub).mkdir(parents=True)
+        for k in range(1, 4):
+            Image.fromarray(np.full((8, 8, 3), value * k, np.uint8)).save(pairs / sub / f"{k}.png")
+    result = run_python(["results/tone_conventions.py", "--pairs", str(pairs), "--samples", str(samples)])
+    assert result.returncode == 0, result.stderr
+    assert "pairs (3)" in result.stdout
+    assert "4.bmp: 1.00   chinese_garden3.png: 1.00   kluki1.png: 1.00" in result.stdout
