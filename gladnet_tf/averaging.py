@@ -120,6 +120,8 @@ def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLik
 
     if not paths:
         raise ValueError("no weights files to average")
+    if branch is not None and branch not in BRANCHES:
+        raise ValueError(f"branch {branch!r}: expected one of {', '.join(BRANCHES)}")
     mix = _normalised(coefficients, len(paths))
     first = _arrays(paths[0])
     if not first:
@@ -136,9 +138,10 @@ def average_weights(paths: Sequence[str | os.PathLike], output: str | os.PathLik
             elif not np.array_equal(value, first[name]):
                 raise ValueError(f"{path}: {name} differs from {paths[0]}'s and cannot be averaged")
     if branch is not None:
-        if branch not in BRANCHES:
-            raise ValueError(f"branch {branch!r}: expected one of {', '.join(BRANCHES)}")
-        owner = branch_of(first)
+        try:
+            owner = branch_of(first)
+        except ValueError as error:
+            raise ValueError(f"{paths[0]}: {error}") from None
         totals = {name: total for name, total in totals.items() if owner[name] == branch}
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with atomic.temporary_path(output, suffix=".weights.h5") as temporary:

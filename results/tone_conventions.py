@@ -58,9 +58,12 @@ def pooled_curve(pairs, edges=TONE_BINS):
 
 
 def predicted_mean(low, curve, edges=TONE_BINS):
-    """The mean luminance of ``low`` (HxW) with every pixel mapped to its bin's value in ``curve``."""
+    """The mean luminance of ``low`` (HxW) with every pixel mapped to its bin's value in ``curve``;
+    NaN when some of its pixels fall in a bin that the curve has no value for."""
     shares = np.bincount(tone_bin(low, edges).ravel(), minlength=len(edges) - 1) / low.size
-    return float(np.nansum(shares * np.asarray(curve)))
+    curve = np.asarray(curve, np.float64)
+    used = shares > 0
+    return float(np.sum(shares[used] * curve[used]))
 
 
 def main(argv):

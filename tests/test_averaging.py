@@ -114,6 +114,8 @@ def test_branch_refuses_an_unknown_branch_and_a_file_without_one(tmp_path):
         averaging.average_weights([a, b], tmp_path / "x.weights.h5", branch="middle")
     with pytest.raises(ValueError, match="no detail branch"):
         averaging.branch_of({"layers/conv2d/vars/0": np.zeros((3, 3, 3, 8))})
+    with pytest.raises(ValueError, match="no convolution kernels"):
+        averaging.branch_of({"layers/dense/vars/0": np.zeros((3, 8))})
     assert not (tmp_path / "x.weights.h5").exists()
 
 

@@ -27,6 +27,8 @@ def test_pooled_curve_pools_pixels_and_predicts_a_mean(tones):
     # A picture half in the darkest bin, half in the brightest, gets the two bins' mean.
     picture = np.array([[0.01, 0.95]])
     np.testing.assert_allclose(tones.predicted_mean(picture, mean_out), (0.064 + (2.6 / 3)) / 2)
+    # A pixel in a bin the set never filled leaves the prediction undefined, not darker.
+    assert np.isnan(tones.predicted_mean(np.array([[0.01, 0.07]]), mean_out))
 
 
 def test_pair_paths_match_stems_in_either_layout(tmp_path, tones):
@@ -43,7 +45,7 @@ def test_pair_paths_match_stems_in_either_layout(tmp_path, tones):
 
 def test_command_prints_each_convention_against_the_samples(tmp_path):
     """End to end on stand-ins: samples whose official output is twice the input, and a set whose
-    targets are twice the input, so its curve gives every sample 1.00 of the official brightness."""
+    targets are three times the input, so its curve gives every sample 1.50 of the official brightness."""
     samples, pairs = tmp_path / "samples", tmp_path / "pairs"
     rng = np.random.default_rng(0)
     for name, out in (("4.bmp", "4_glad.png"), ("chinese_garden3.png", "chinese_garden3_glad.png"),
@@ -52,11 +54,11 @@ def test_command_prints_each_convention_against_the_samples(tmp_path):
         for folder, image, file in (("eval-low", low, name), ("pr4-tf2-port-results", 2 * low, out)):
             (samples / folder).mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(samples / folder / file)
-    for sub, value in (("low", 10), ("high", 20)):
+    for sub, value in (("low", 10), ("high", 30)):
         (pairs / sub).mkdir(parents=True)
         for k in range(1, 4):
             Image.fromarray(np.full((8, 8, 3), value * k, np.uint8)).save(pairs / sub / f"{k}.png")
     result = run_python(["results/tone_conventions.py", "--pairs", str(pairs), "--samples", str(samples)])
     assert result.returncode == 0, result.stderr
     assert "pairs (3)" in result.stdout
-    assert "4.bmp: 1.00   chinese_garden3.png: 1.00   kluki1.png: 1.00" in result.stdout
+    assert "4.bmp: 1.50   chinese_garden3.png: 1.50   kluki1.png: 1.50" in result.stdout
