@@ -7,23 +7,22 @@ output comes out against the target.
 ``--pairs`` holds ``low/`` and ``high/`` matched by file stem. Per image: the input's mean
 luminance and its share of pixels above ``--bright`` (0.3), the target's mean luminance, then
 per weights file the output's mean luminance and PSNR. Luminance is Rec. 709 on the 8-bit
-encoded values; outputs are clipped and rounded to 8 bits first, as ``gladnet_tf.evaluate``
-scores them, so the PSNR here is evaluate's. Validation splits only: it explains a
+encoded values; each output is rounded to 8 bits by ``validate.enhance_pair``, as validation
+and ``gladnet_tf.evaluate`` score it, so the PSNR here is theirs. Validation splits only: it explains a
 checkpoint's validation score image by image (RESULTS.md, stage 28).
 """
 
 import sys
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gladnet_tf import images  # noqa: E402
 from gladnet_tf.metrics import fidelity  # noqa: E402
 from official_samples import REC709  # noqa: E402
 from tone_conventions import pair_paths  # noqa: E402
+from validate import enhance_pair  # noqa: E402  (the output as validation scores it)
 
 FLAGS = flags.FLAGS
 
@@ -33,15 +32,13 @@ def rows(pairs, enhancers, bright=0.3):
     pairs of (low path, target path); enhancers map float RGB in [0, 1] to an output image."""
     table = []
     for low_path, high_path in pairs:
-        low = images.quantize(images.read(low_path).rgb, 8)
-        high = images.quantize(images.read(high_path).rgb, 8)
-        y_low = (low / 255.0) @ REC709
         outputs = []
         for enhance in enhancers:
-            out = images.quantize(np.clip(np.asarray(enhance(low / 255.0)), 0.0, 1.0), 8)
-            outputs.append((float(((out / 255.0) @ REC709).mean()), fidelity.psnr(out, high)))
+            low, output, output8, target8 = enhance_pair(enhance, low_path, high_path)
+            outputs.append((float((output @ REC709).mean()), fidelity.psnr(output8, target8)))
+        y_low = low @ REC709
         table.append((low_path.stem, float(y_low.mean()), float((y_low > bright).mean()),
-                      float(((high / 255.0) @ REC709).mean()), outputs))
+                      float(((target8 / 255.0) @ REC709).mean()), outputs))
     return table
 
 
