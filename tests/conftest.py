@@ -93,6 +93,16 @@ def write_pairs(root, count, height, width, low=40, divisor=5, seed=0):
     return root
 
 
+def write_pair(root, low, high, name="a.png"):
+    """Writes one given pair (uint8 HxWx3 arrays) as root/low/NAME and root/high/NAME; returns ``root``."""
+    from PIL import Image
+
+    for sub, image in (("low", low), ("high", high)):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(root / sub / name)
+    return root
+
+
 # (height, width, tile): odd sizes, 1x1, 1xN and Nx1 strips, a tile larger than the image.
 TILING_CASES = [(1, 1, 16), (1, 300, 16), (300, 1, 16), (37, 53, 16), (130, 201, 64), (257, 389, 100), (50, 60, 500)]
 

@@ -3,9 +3,8 @@
 import math
 
 import numpy as np
-from PIL import Image
 
-from tests.conftest import load_script
+from tests.conftest import load_script, write_pair
 
 
 def test_gain_costs_price_each_gain_against_the_target(tmp_path):
@@ -13,9 +12,7 @@ def test_gain_costs_price_each_gain_against_the_target(tmp_path):
     low = np.full((4, 4, 3), 40, np.uint8)
     high = np.full((4, 4, 3), 60, np.uint8)
     high[0, 0] = 100  # one pixel that the best gain misses
-    for sub, image in (("low", low), ("high", high)):
-        (tmp_path / sub).mkdir()
-        Image.fromarray(image).save(tmp_path / sub / "a.png")
+    write_pair(tmp_path, low, high)
     costs = script.gain_costs(script.pair_paths(tmp_path), lambda x: x, [1.0, 1.5, 2.0])
     def psnr(out):  # the identity's output is the input; 1.5 x 40 = 60 hits every other pixel
         mse = (15 * (out - 60) ** 2 + (100 - out) ** 2) / 16

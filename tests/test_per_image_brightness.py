@@ -3,9 +3,8 @@
 import math
 
 import numpy as np
-from PIL import Image
 
-from tests.conftest import load_script
+from tests.conftest import load_script, write_pair
 
 
 def test_rows_measure_each_image_and_each_enhancer(tmp_path):
@@ -13,9 +12,7 @@ def test_rows_measure_each_image_and_each_enhancer(tmp_path):
     low = np.full((4, 4, 3), 40, np.uint8)
     low[0, :2] = 200  # 2 of 16 pixels bright
     high = np.minimum(2 * low.astype(int), 255).astype(np.uint8)
-    for sub, image in (("low", low), ("high", high)):
-        (tmp_path / sub).mkdir()
-        Image.fromarray(image).save(tmp_path / sub / "a.png")
+    write_pair(tmp_path, low, high)
     pairs = script.pair_paths(tmp_path)
     table = script.rows(pairs, [lambda x: x, lambda x: np.minimum(2 * x, 1.0)])
     assert len(table) == 1
