@@ -1,0 +1,55 @@
+"""results/gates.py: a stage's selection gates applied to validation logs."""
+
+import json
+
+import pytest
+
+from tests.conftest import load_script
+
+
+def _summary(psnr, bright=1.0, rg=0.0, bg=0.0):
+    return {"psnr": psnr, "bright": bright, "rg": rg, "bg": bg}
+
+
+def _write_log(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def _rows(name, lol, fivek, lamp, broad, lamp_bright, broad_bright, bias=0.0):
+    real = {"weights": name, "sets": ["val-lol20", "val-fivek100", "val-lamp21-fivek", "val-lamp21-bsds"],
+            "val-lol20": _summary(lol), "val-fivek100": _summary(fivek, bg=bias),
+            "val-syn": _summary(lamp, lamp_bright), "val-syn/gray": _summary(lamp, lamp_bright)}
+    wide = {"weights": name, "sets": ["val-broad27-fivek", "val-broad27-bsds"],
+            "val-syn": _summary(broad, broad_bright)}
+    return real, wide
+
+
+@pytest.fixture
+def gates():
+    return load_script("results/gates.py")
+
+
+def test_rows_of_one_file_join_and_synthetic_sets_take_their_group_name(gates, tmp_path):
+    real, wide = _rows("a.h5", 20.0, 21.0, 17.0, 18.0, 0.8, 0.9)
+    table = gates.read_logs([_write_log(tmp_path / "1.jsonl", [real]), _write_log(tmp_path / "2.jsonl", [wide])])
+    assert sorted(table["a.h5"]) == ["val-broad27", "val-fivek100", "val-lamp21", "val-lamp21/gray", "val-lol20"]
+    assert table["a.h5"]["val-broad27"]["psnr"] == 18.0 and table["a.h5"]["val-lamp21"]["bright"] == 0.8
+
+
+def test_each_gate_fails_on_its_own_and_the_score_is_stage_27s(gates, tmp_path):
+    ref = _rows("ref.h5", 20.6, 21.6, 17.0, 17.0, 0.8, 0.85)
+    good = _rows("good.h5", 20.4, 20.7, 20.0, 21.0, 0.95, 0.97)        # LOL -0.2, FiveK -0.9
+    dark_lol = _rows("lol.h5", 20.2, 21.6, 20.0, 21.0, 0.95, 0.97)     # LOL -0.4
+    dim_fivek = _rows("fivek.h5", 20.6, 20.5, 20.0, 21.0, 0.95, 0.97)  # FiveK -1.1
+    cast = _rows("cast.h5", 20.6, 21.6, 20.0, 21.0, 0.95, 0.97, bias=-0.03)
+    over = _rows("over.h5", 20.6, 21.6, 20.0, 21.0, 1.25, 0.97)        # lamp 0.25 from 1, ref 0.2
+    log = _write_log(tmp_path / "l.jsonl", [r for rows in (ref, good, dark_lol, dim_fivek, cast, over) for r in rows])
+    ranked = gates.rank(gates.read_logs([log]), "ref.h5", ["val-lamp21", "val-broad27"],
+                        max_lol20_drop=0.3, max_fivek_drop=1.0, max_colour=0.02)
+    failed = {name: sorted(g for g, ok in checks.items() if not ok) for _, name, checks in ranked}
+    assert failed == {"good.h5": [], "lol.h5": ["lol20"], "fivek.h5": ["fivek100"],
+                      "cast.h5": ["colour"], "over.h5": ["bright val-lamp21"]}
+    scores = {name: value for value, name, _ in ranked}
+    assert scores["good.h5"] == pytest.approx((20.4 + 20.7 + 20.0 + 21.0) / 4)
+    assert [r[0] for r in ranked] == sorted(scores.values(), reverse=True)
