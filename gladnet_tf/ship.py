@@ -8,6 +8,7 @@
     python -m gladnet_tf.ship --weights checkpoints/resume/AVG.weights.h5 --recipe recipes/NAME.json \
         --stage NAME --recipe_steps 500,600,700 --blend_with checkpoints/OLD.weights.h5 \
         --blend_share 0.5 --name gladnet_NAME    # (1 - 0.5) OLD + 0.5 AVG, no run folder needed
+    # several partners: --blend_with A --blend_with B --blend_with_shares 0.2,0.3 --blend_share 0.5
 
 The copy is named ``NAME-SHA8.weights.h5`` and ``MANIFEST.json`` gets its record: the run's
 config with paths relative to the checkout or ``../shared``, its sessions, steps and wall
@@ -84,8 +85,8 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     ``made_by`` (optional) says how to rebuild the file: ``{"recipe": "recipes/NAME.json",
     "stage": STAGE, "steps": [the checkpoint steps whose weights, averaged if several, it is]}``,
     optionally with ``"steps_weights"`` (a committed file holding those steps' weights) and
-    ``"blend": {"weights": FILE, "share": t}`` (the file shipped is ``(1 - t) FILE + t`` those
-    weights); it is stored as the record's ``made_by``.
+    ``"blend": {"weights": FILE, "share": t}`` (shipped: ``(1 - t) FILE + t`` those weights; with
+    several, ``{"weights": [F1, ...], "shares": [s1, ...], "share": t}``); stored as ``made_by``.
     The copy becomes the default if ``make_default`` or if the manifest has none yet. Returns
     (path of the copy, its MANIFEST record).
     """
@@ -173,17 +174,40 @@ def _weights_to_ship(flag_values: Any) -> tuple[str | None, list[int]]:
     return flag_values.weights, []
 
 
-def _blend(weights: str, flag_values: Any) -> str:
-    """``(1 - share) BLEND_WITH + share weights``, written to ``runs/blends/NAME.weights.h5``
-    beside the checkout's ``checkpoints/`` (the record's ``source``); returns its path."""
-    from gladnet_tf import averaging
-
+def blend_shares(flag_values: Any) -> list[float]:
+    """The share of each ``--blend_with`` file: ``--blend_with_shares`` as given (one per file), or
+    ``1 - --blend_share`` for a single file. Raises ValueError unless the shares and
+    ``--blend_share`` are each in (0, 1] and sum to 1."""
     share = flag_values.blend_share
     if share is None or not 0 < share <= 1:
         raise ValueError(f"--blend_share must be in (0, 1], got {share}")
+    partners = flag_values.blend_with
+    given = [float(s) for s in getattr(flag_values, "blend_with_shares", None) or []]
+    shares = given or ([1 - share] if len(partners) == 1 else [])
+    if len(shares) != len(partners) or not all(0 <= s <= 1 for s in shares) or abs(sum(shares) + share - 1) > 1e-9:
+        raise ValueError(f"--blend_with_shares {shares or 'missing'}: one share in [0, 1] per --blend_with "
+                         f"file ({len(partners)}), summing with --blend_share {share} to 1")
+    return shares
+
+
+def _blend(weights: str, flag_values: Any) -> str:
+    """``s_1 BLEND_WITH_1 + ... + share weights`` (``blend_shares``), written to
+    ``runs/blends/NAME.weights.h5`` beside the checkout's ``checkpoints/`` (the record's
+    ``source``); returns its path."""
+    from gladnet_tf import averaging
+
+    shares = blend_shares(flag_values)
     root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
     output = os.path.join(root, "runs", "blends", f"{flag_values.name}.weights.h5")
-    return averaging.average_weights([flag_values.blend_with, weights], output, [1 - share, share])
+    return averaging.average_weights([*flag_values.blend_with, weights], output, [*shares, flag_values.blend_share])
+
+
+def _blend_record(flag_values: Any) -> dict[str, Any]:
+    """made_by's ``blend`` entry: one partner as ``weights`` and ``share``; several with ``shares``."""
+    partners = [_portable(os.path.abspath(path)) for path in flag_values.blend_with]
+    if len(partners) == 1:
+        return {"weights": partners[0], "share": flag_values.blend_share}
+    return {"weights": partners, "shares": blend_shares(flag_values), "share": flag_values.blend_share}
 
 
 def main(argv: list[str]) -> int:
@@ -223,7 +247,7 @@ def main(argv: list[str]) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
         if made_by is not None:
-            made_by["blend"] = {"weights": _portable(os.path.abspath(FLAGS.blend_with)), "share": FLAGS.blend_share}
+            made_by["blend"] = _blend_record(FLAGS)
     target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note,
                           made_by=made_by)
     print(json.dumps(record.get("evaluation", {}), indent=2))
@@ -245,9 +269,12 @@ if __name__ == "__main__":
     flags.DEFINE_string("stage", None, "The recipe's stage that made the run.")
     flags.DEFINE_list("recipe_steps", [], "With --weights and --recipe: the stage's checkpoint steps that the "
                       "weights file holds (averaged if several), e.g. a file kept in checkpoints/resume/.")
-    flags.DEFINE_string("blend_with", None, "Ship (1 - s) BLEND_WITH + s WEIGHTS instead (s: --blend_share): "
-                        "a weight-space interpolation, recorded in made_by.")
+    flags.DEFINE_multi_string("blend_with", [], "Ship (1 - s) BLEND_WITH + s WEIGHTS instead (s: --blend_share): "
+                              "a weight-space interpolation, recorded in made_by. Repeat it to blend "
+                              "several files (with --blend_with_shares).")
     flags.DEFINE_float("blend_share", None, "The share s of the shipped weights in --blend_with's blend.")
+    flags.DEFINE_list("blend_with_shares", [], "With several --blend_with files: the share of each, in order "
+                      "(with --blend_share, summing to 1).")
     flags.DEFINE_string("run_dir", None, "The run folder that produced them (for the record).")
     flags.DEFINE_string("name", None, "Base name, e.g. gladnet_lol60; the sha256 prefix is appended.")
     flags.DEFINE_string("eval_data", None, "Folder with low/ and high/ to measure PSNR/SSIM on.")

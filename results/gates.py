@@ -119,7 +119,8 @@ if __name__ == "__main__":
     flags.DEFINE_multi_string("log", None, "Validation logs of the candidates.", required=True)
     flags.DEFINE_multi_string("reference_log", [], "Logs holding the reference file's rows.")
     flags.DEFINE_string("reference", "gladnet_blend21_p320-21f171ba.weights.h5",
-                        "Base name of the reference weights file (the default).")
+                        "Base name of the reference weights file (the default when stages 29-31 "
+                        "were judged).")
     flags.DEFINE_multi_string("bright_set", ["val-lamp21", "val-broad27"],
                               "Sets whose brightness must come closer to 1 (and that join the score).")
     flags.DEFINE_float("max_lol20_drop", 0.3, "Largest allowed val-lol20 PSNR drop (dB).")

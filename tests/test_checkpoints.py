@@ -56,7 +56,7 @@ def test_blend_is_the_weighted_mean_and_refuses_a_bad_share(tmp_path, monkeypatc
     a = model_lib.save(random_gladnet(2), tmp_path / "a.weights.h5")
     b = model_lib.save(random_gladnet(3), tmp_path / "b.weights.h5")
     monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    flag_values = types.SimpleNamespace(blend_with=str(a), blend_share=0.25, name="demo")
+    flag_values = types.SimpleNamespace(blend_with=[str(a)], blend_share=0.25, name="demo")
     blended = ship._blend(str(b), flag_values)
     assert blended == str(tmp_path / "runs" / "blends" / "demo.weights.h5")
     wa, wb = model_lib.load(a).get_weights(), model_lib.load(b).get_weights()
@@ -64,4 +64,22 @@ def test_blend_is_the_weighted_mean_and_refuses_a_bad_share(tmp_path, monkeypatc
         np.testing.assert_allclose(value, 0.75 * wa[k].astype(np.float64) + 0.25 * wb[k], rtol=1e-6, atol=1e-7)
     for share in (0, 1.5, None):
         with pytest.raises(ValueError, match="blend_share"):
-            ship._blend(str(b), types.SimpleNamespace(blend_with=str(a), blend_share=share, name="x"))
+            ship._blend(str(b), types.SimpleNamespace(blend_with=[str(a)], blend_share=share, name="x"))
+
+
+def test_blend_with_several_files_takes_each_share_in_order(tmp_path, monkeypatch):
+    paths = [model_lib.save(random_gladnet(seed), tmp_path / f"{seed}.weights.h5") for seed in (2, 3, 4)]
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    flag_values = types.SimpleNamespace(blend_with=[str(p) for p in paths[:2]], blend_with_shares=["0.15", "0.45"],
+                                        blend_share=0.4, name="three")
+    blended = ship._blend(str(paths[2]), flag_values)
+    w = [model_lib.load(p).get_weights() for p in paths]
+    for k, value in enumerate(model_lib.load(blended).get_weights()):
+        expected = 0.15 * w[0][k].astype(np.float64) + 0.45 * w[1][k] + 0.4 * w[2][k]
+        np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-7)
+    record = ship._blend_record(flag_values)
+    assert record["shares"] == [0.15, 0.45] and record["share"] == 0.4 and len(record["weights"]) == 2
+    for shares in ([], ["0.15"], ["0.2", "0.45"], ["-0.05", "0.65"]):  # missing, too few, sum != 1, negative
+        flag_values.blend_with_shares = shares
+        with pytest.raises(ValueError, match="blend_with_shares"):
+            ship._blend(str(paths[2]), flag_values)

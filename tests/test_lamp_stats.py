@@ -84,6 +84,22 @@ def test_lamp_like_selection_limits_what_it_keeps(tmp_path):
     assert [p.name for p in (tmp_path / "data" / "lamps" / "low").iterdir()] == ["b.png"]
 
 
+def test_lamp_like_selection_that_keeps_nothing_fails_unless_the_build_is_limited(tmp_path):
+    import io
+
+    from gladnet_tf import recipe
+
+    source = tmp_path / "pairs"
+    for name in ("a", "b"):  # flat and dim: no lights, so not lamp-like
+        _pair(source, name, np.full((10, 10, 3), 25, np.uint8), np.full((10, 10, 3), 128, np.uint8))
+    step = {"kind": "select", "output": "lamps", "input": str(source), "pairs": True, "low_lamp_like": True}
+    with pytest.raises(recipe.RecipeError, match="keeps no pair"):
+        recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "full", log=io.StringIO())
+    # A limited build (a recipe's smoke test) keeps its shape: the first pair stands in.
+    recipe.build({"name": "t", "data": [step], "stages": []}, tmp_path / "small", limit=2, log=io.StringIO())
+    assert [p.name for p in (tmp_path / "small" / "lamps" / "low").iterdir()] == ["a.png"]
+
+
 def test_lamp_like_selection_with_moved_thresholds(tmp_path):
     import io
 

@@ -104,9 +104,20 @@ def test_shipped_records_name_real_recipes_stages_and_starting_weights():
         values = recipe.stage_config(loaded, made_by["stage"], "data")
         assert made_by["steps"] and all(0 < s <= values["steps"] for s in made_by["steps"]), name
         assert (ROOT / values["init_weights"]).is_file(), f"{name}: {values['init_weights']} is not shipped"
-        if "blend" in made_by:  # (1 - share) blend["weights"] + share (the stage's steps)
-            assert 0 < made_by["blend"]["share"] <= 1, name
-            assert (ROOT / made_by["blend"]["weights"]).is_file(), f"{name}: its blend partner is not shipped"
+        if "blend" in made_by:  # (1 - share) blend["weights"] + share (the stage's steps), or several
+            partners, shares = blend_parts(made_by)
+            assert 0 < made_by["blend"]["share"] <= 1 and sum(shares) + made_by["blend"]["share"] == pytest.approx(1)
+            for partner in partners:
+                assert (ROOT / partner).is_file(), f"{name}: its blend partner {partner} is not shipped"
+                assert os.path.basename(partner) in manifest["weights"], f"{name}: {partner} has no record"
+
+
+def blend_parts(made_by):
+    """(partner files, their shares) of a blended record's made_by, in blending order."""
+    blend = made_by["blend"]
+    if isinstance(blend["weights"], str):
+        return [blend["weights"]], [1 - blend["share"]]
+    return blend["weights"], blend["shares"]
 
 
 def test_blended_weights_rebuild_bit_for_bit_from_their_committed_parts(tmp_path):
@@ -117,9 +128,9 @@ def test_blended_weights_rebuild_bit_for_bit_from_their_committed_parts(tmp_path
               if "blend" in r.get("made_by", {}) and "steps_weights" in r["made_by"]}
     for name, record in blends.items():
         made_by = record["made_by"]
-        share = made_by["blend"]["share"]
-        rebuilt = averaging.average_weights([ROOT / made_by["blend"]["weights"], ROOT / made_by["steps_weights"]],
-                                            tmp_path / f"{name}", [1 - share, share])
+        partners, shares = blend_parts(made_by)
+        rebuilt = averaging.average_weights([*(ROOT / p for p in partners), ROOT / made_by["steps_weights"]],
+                                            tmp_path / f"{name}", [*shares, made_by["blend"]["share"]])
         assert checkpoints.sha256_of(rebuilt) == record["sha256"], name
 
 
