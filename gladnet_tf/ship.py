@@ -176,8 +176,8 @@ def _weights_to_ship(flag_values: Any) -> tuple[str | None, list[int]]:
 
 def blend_shares(flag_values: Any) -> list[float]:
     """The share of each ``--blend_with`` file: ``--blend_with_shares`` as given (one per file), or
-    ``1 - --blend_share`` for a single file. Raises ValueError unless the shares and
-    ``--blend_share`` are each in (0, 1] and sum to 1."""
+    ``1 - --blend_share`` for a single file. Raises ValueError unless ``--blend_share`` is in
+    (0, 1], each share in [0, 1], and all of them sum to 1."""
     share = flag_values.blend_share
     if share is None or not 0 < share <= 1:
         raise ValueError(f"--blend_share must be in (0, 1], got {share}")
@@ -240,6 +240,8 @@ def main(argv: list[str]) -> int:
         made_by = {"recipe": os.path.abspath(FLAGS.recipe), "stage": FLAGS.stage, "steps": steps}
         if FLAGS.recipe_steps:
             made_by["steps_weights"] = os.path.abspath(weights)
+    if FLAGS.blend_with_shares and not FLAGS.blend_with:
+        raise app.UsageError("--blend_with_shares needs its --blend_with files")
     if FLAGS.blend_with:
         try:
             weights = _blend(weights, FLAGS)

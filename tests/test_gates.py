@@ -44,12 +44,29 @@ def test_each_gate_fails_on_its_own_and_the_score_is_stage_27s(gates, tmp_path):
     dim_fivek = _rows("fivek.h5", 20.6, 20.5, 20.0, 21.0, 0.95, 0.97)  # FiveK -1.1
     cast = _rows("cast.h5", 20.6, 21.6, 20.0, 21.0, 0.95, 0.97, bias=-0.03)
     over = _rows("over.h5", 20.6, 21.6, 20.0, 21.0, 1.25, 0.97)        # lamp 0.25 from 1, ref 0.2
-    log = _write_log(tmp_path / "l.jsonl", [r for rows in (ref, good, dark_lol, dim_fivek, cast, over) for r in rows])
+    dim = _rows("dim.h5", 20.6, 21.6, 20.0, 21.0, 0.95, 0.84)          # broad further from 1 than ref
+    log = _write_log(tmp_path / "l.jsonl",
+                     [r for rows in (ref, good, dark_lol, dim_fivek, cast, over, dim) for r in rows])
     ranked = gates.rank(gates.read_logs([log]), "ref.h5", ["val-lamp21", "val-broad27"],
                         max_lol20_drop=0.3, max_fivek_drop=1.0, max_colour=0.02)
     failed = {name: sorted(g for g, ok in checks.items() if not ok) for _, name, checks in ranked}
     assert failed == {"good.h5": [], "lol.h5": ["lol20"], "fivek.h5": ["fivek100"],
-                      "cast.h5": ["colour"], "over.h5": ["bright val-lamp21"]}
+                      "cast.h5": ["colour"], "over.h5": ["bright val-lamp21"], "dim.h5": ["bright val-broad27"]}
     scores = {name: value for value, name, _ in ranked}
     assert scores["good.h5"] == pytest.approx((20.4 + 20.7 + 20.0 + 21.0) / 4)
     assert [r[0] for r in ranked] == sorted(scores.values(), reverse=True)
+
+
+def test_the_committed_stage_27_logs_give_its_published_scores(gates):
+    logs = [str(gates_dir() / name) for name in ("bright27.jsonl", "bright27-broad.jsonl")]
+    ranked = gates.rank(gates.read_logs(logs), "gladnet_blend21_p320-21f171ba.weights.h5",
+                        ["val-lamp21", "val-broad27"], max_lol20_drop=0.3, max_fivek_drop=1.0, max_colour=0.02)
+    table = {name: (round(value, 3), sorted(g for g, ok in checks.items() if not ok)) for value, name, checks in ranked}
+    assert table == {"avg-900-1800-10.weights.h5": (20.919, ["lol20"]),  # RESULTS.md, stage 27
+                     "mid27.weights.h5": (20.399, []), "quarter27.weights.h5": (19.861, [])}
+
+
+def gates_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "results" / "validation"
