@@ -1,10 +1,13 @@
 """results/gates.py: a stage's selection gates applied to validation logs."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import load_script
+
+VALIDATION_LOGS = Path(__file__).resolve().parents[1] / "results" / "validation"
 
 
 def _summary(psnr, bright=1.0, rg=0.0, bg=0.0):
@@ -58,15 +61,9 @@ def test_each_gate_fails_on_its_own_and_the_score_is_stage_27s(gates, tmp_path):
 
 
 def test_the_committed_stage_27_logs_give_its_published_scores(gates):
-    logs = [str(gates_dir() / name) for name in ("bright27.jsonl", "bright27-broad.jsonl")]
+    logs = [str(VALIDATION_LOGS / name) for name in ("bright27.jsonl", "bright27-broad.jsonl")]
     ranked = gates.rank(gates.read_logs(logs), "gladnet_blend21_p320-21f171ba.weights.h5",
                         ["val-lamp21", "val-broad27"], max_lol20_drop=0.3, max_fivek_drop=1.0, max_colour=0.02)
     table = {name: (round(value, 3), sorted(g for g, ok in checks.items() if not ok)) for value, name, checks in ranked}
     assert table == {"avg-900-1800-10.weights.h5": (20.919, ["lol20"]),  # RESULTS.md, stage 27
                      "mid27.weights.h5": (20.399, []), "quarter27.weights.h5": (19.861, [])}
-
-
-def gates_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[1] / "results" / "validation"
