@@ -96,9 +96,7 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     digest = checkpoints.sha256_of(weights)
     filename = f"{name}-{digest[:8]}.weights.h5"
     target = os.path.join(checkpoint_dir, filename)
-    os.makedirs(checkpoint_dir, exist_ok=True)
-    atomic.copy_file(weights, target)
-    record = {"file": filename, "sha256": digest, "source": os.path.relpath(os.path.abspath(weights)), "note": note}
+    record = {"file": filename, "sha256": digest, "source": _portable(os.path.abspath(weights)), "note": note}
     if run_dir is not None:
         record.update(_run_record(run_dir, filename))
     elif made_by:
@@ -107,6 +105,8 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
         raise ValueError("a run folder or a recipe (made_by) is needed for the record's config")
     if made_by:
         record["made_by"] = {key: _portable(value) for key, value in made_by.items()}
+    os.makedirs(checkpoint_dir, exist_ok=True)  # the record is complete: only now is the file copied
+    atomic.copy_file(weights, target)
     if eval_data:
         _, summary = evaluate.evaluate("gladnet", eval_data, weights=target, log=lambda m: None)
         _, baseline = evaluate.evaluate("none", eval_data, log=lambda m: None)
@@ -210,6 +210,18 @@ def _blend_record(flag_values: Any) -> dict[str, Any]:
     return {"weights": partners, "shares": blend_shares(flag_values), "share": flag_values.blend_share}
 
 
+def _check_flag_combinations(flag_values: Any, usage_error: type[Exception]) -> None:
+    """Raises ``usage_error`` for flags that would be dropped silently or leave a record incomplete."""
+    if not flag_values.run_dir and not (flag_values.recipe and flag_values.weights):
+        raise usage_error("--run_dir is required, unless --weights comes with --recipe (and its steps)")
+    if flag_values.recipe and not flag_values.stage:
+        raise usage_error("--recipe needs --stage: the recipe's stage that made the weights")
+    if (flag_values.blend_share is not None or flag_values.blend_with_shares) and not flag_values.blend_with:
+        raise usage_error("--blend_share and --blend_with_shares need their --blend_with files")
+    if flag_values.blend_with and not flag_values.recipe:
+        raise usage_error("--blend_with needs --recipe (and --stage): the blend is recorded in made_by")
+
+
 def main(argv: list[str]) -> int:
     """The command (flags defined when run as a script); returns the exit code.
 
@@ -221,8 +233,7 @@ def main(argv: list[str]) -> int:
     from absl import app, flags
 
     FLAGS = flags.FLAGS
-    if not FLAGS.run_dir and not (FLAGS.recipe and FLAGS.weights):
-        raise app.UsageError("--run_dir is required, unless --weights comes with --recipe (and its steps)")
+    _check_flag_combinations(FLAGS, app.UsageError)
     try:
         weights, steps = _weights_to_ship(FLAGS)
     except (run_folder.TrainingError, FileNotFoundError, ValueError) as error:
@@ -240,8 +251,6 @@ def main(argv: list[str]) -> int:
         made_by = {"recipe": os.path.abspath(FLAGS.recipe), "stage": FLAGS.stage, "steps": steps}
         if FLAGS.recipe_steps:
             made_by["steps_weights"] = os.path.abspath(weights)
-    if FLAGS.blend_with_shares and not FLAGS.blend_with:
-        raise app.UsageError("--blend_with_shares needs its --blend_with files")
     if FLAGS.blend_with:
         try:
             weights = _blend(weights, FLAGS)

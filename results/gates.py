@@ -10,7 +10,7 @@ Reads the JSON lines that ``results/validate.py`` appends (one per weights file 
 joins each file's rows by its base name. A row's synthetic sets (``val-NAME-fivek``,
 ``val-NAME-bsds``) are logged together as ``val-syn``; here they are renamed ``val-NAME`` (for
 example ``val-lamp21``, ``val-broad27``), so that one file's lamp and broad rows sit side by
-side. The gates are those of stages 29 and 30 (RESULTS.md), against the reference file:
+side. The gates are those of stages 29-32 (RESULTS.md), against the reference file:
 
 - ``val-lol20`` PSNR at most ``--max_lol20_drop`` dB below the reference's;
 - ``val-fivek100`` PSNR at most ``--max_fivek_drop`` dB below the reference's;
@@ -39,19 +39,39 @@ def _group(sets):
 
 def read_logs(paths):
     """{weights base name: {set name: summary}} from validate.py logs; a later row of the same
-    file and set replaces an earlier one. ``val-syn/KIND`` keys are renamed with their group."""
-    table = {}
+    file and set replaces an earlier one. ``val-syn/KIND`` keys are renamed with their group.
+    Rows that log their ``path`` (validate.py does) may not join two different files of one base name."""
+    table, paths_seen = {}, {}
     for path in paths:
         with open(path) as f:
-            for line in f:
+            for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{path}, line {number}: not a JSON line ({error})") from None
                 group = _group(row["sets"])
+                if row.get("path") and paths_seen.setdefault(row["weights"], row["path"]) != row["path"]:
+                    raise ValueError(f"{path}, line {number}: {row['path']} and {paths_seen[row['weights']]} "
+                                     f"share the base name {row['weights']}; give their logs to separate calls")
                 sets = table.setdefault(row["weights"], {})
                 for key, value in row.items():
                     if isinstance(value, dict) and "psnr" in value:
                         sets[key.replace("val-syn", group, 1)] = value
+    return table
+
+
+def join_logs(logs, reference_logs, reference_name):
+    """The candidates' rows, from ``logs`` only, and the reference file's, from both kinds of log.
+
+    Base names such as ``avg-900-1800-10.weights.h5`` recur across runs, so a candidate's sets
+    are never filled in from a reference log: only the reference file itself is joined over both.
+    """
+    table = read_logs(logs)
+    reference = read_logs(reference_logs + logs).get(reference_name)
+    if reference is not None:
+        table[reference_name] = reference
     return table
 
 
@@ -102,12 +122,12 @@ def print_table(table, reference_name, ranked, bright_sets):
 
 def main(argv):
     del argv
-    table = read_logs(FLAGS.reference_log + FLAGS.log)
-    candidates = read_logs(FLAGS.log)
-    table = {n: s for n, s in table.items() if n in candidates or n == FLAGS.reference}
-    missing = [n for n, s in table.items() if any(k not in s for k in REAL + tuple(FLAGS.bright_set))]
+    table = join_logs(FLAGS.log, FLAGS.reference_log, FLAGS.reference)
+    needed = REAL + tuple(FLAGS.bright_set)
+    missing = {n: [k for k in needed if k not in s] for n, s in table.items()}
+    missing = {n: sets for n, sets in missing.items() if sets}
     if FLAGS.reference not in table or missing:
-        sys.exit(f"gates: sets missing for {missing or [FLAGS.reference]} in the logs given")
+        sys.exit(f"gates: sets missing in the logs given: {missing or {FLAGS.reference: list(needed)}}")
     limits = dict(max_lol20_drop=FLAGS.max_lol20_drop, max_fivek_drop=FLAGS.max_fivek_drop,
                   max_colour=FLAGS.max_colour)
     ranked = rank(table, FLAGS.reference, FLAGS.bright_set, **limits)

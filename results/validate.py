@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+REPO = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, REPO)  # run as a script from anywhere
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling official_samples.py
 from gladnet_tf import images  # noqa: E402
 from official_samples import TONE_BINS, tone_bin  # noqa: E402  (one binning rule for both)
@@ -222,6 +223,15 @@ def _db(value):
     return "-" if value is None else f"{value:.3f} dB"
 
 
+def _logged_path(weights):
+    """The weights' path relative to the checkout when inside it (logs name no machine), else as given.
+
+    ``results/gates.py`` tells apart two files that share a base name by it."""
+    path = os.path.abspath(str(weights))
+    relative = os.path.relpath(path, REPO)
+    return str(weights) if relative.startswith("..") else relative
+
+
 def main(argv):
     del argv
     targets = [(w, None) for w in FLAGS.weights or []]
@@ -232,7 +242,8 @@ def main(argv):
     for weights, step in targets:
         start = time.monotonic()
         result = validate(weights, FLAGS.data_root, tuple(FLAGS.sets))
-        entry = {"weights": os.path.basename(str(weights)), "step": step, "sets": FLAGS.sets,
+        entry = {"weights": os.path.basename(str(weights)), "path": _logged_path(weights), "step": step,
+                 "sets": FLAGS.sets,
                  "run": os.path.basename(os.path.normpath(FLAGS.run_dir)) if step is not None else None,
                  "seconds": round(time.monotonic() - start, 1), **result}
         print(f"{entry['weights']}  score {_db(result['score'])}  (real splits {_db(result['score_real'])})")

@@ -83,3 +83,32 @@ def test_blend_with_several_files_takes_each_share_in_order(tmp_path, monkeypatc
         flag_values.blend_with_shares = shares
         with pytest.raises(ValueError, match="blend_with_shares"):
             ship._blend(str(paths[2]), flag_values)
+
+
+def test_ship_refuses_flags_it_would_drop_or_record_incompletely():
+    base = dict(run_dir=None, weights="w.h5", recipe="recipes/r.json", stage="s", blend_with=[], blend_share=None,
+                blend_with_shares=[])
+    ship._check_flag_combinations(types.SimpleNamespace(**base), ValueError)  # a complete command passes
+    bad = [("--run_dir is required", dict(recipe=None)),
+           ("--recipe needs --stage", dict(stage=None)),
+           ("need their --blend_with", dict(blend_share=0.4)),
+           ("need their --blend_with", dict(blend_with_shares=["0.5"])),
+           ("--blend_with needs --recipe", dict(run_dir="runs/x", recipe=None, blend_with=["a.h5"], blend_share=0.5))]
+    for message, changes in bad:
+        with pytest.raises(ValueError, match=message):
+            ship._check_flag_combinations(types.SimpleNamespace(**{**base, **changes}), ValueError)
+
+
+def test_a_record_that_cannot_be_made_leaves_no_file_behind(tmp_path):
+    weights = model_lib.save(random_gladnet(2), tmp_path / "w.weights.h5")
+    with pytest.raises(ValueError, match="run folder or a recipe"):
+        ship.ship(str(weights), None, "orphan", checkpoint_dir=str(tmp_path / "checkpoints"))
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
+
+
+def test_every_shipped_record_says_what_it_is_and_names_no_machine():
+    with open(checkpoints.MANIFEST) as f:
+        manifest = json.load(f)
+    for name, record in manifest["weights"].items():
+        assert record.get("note", "").strip(), f"{name}: the record has no note"
+        assert not os.path.isabs(record["source"]), f"{name}: source {record['source']} names a machine"

@@ -67,3 +67,31 @@ def test_the_committed_stage_27_logs_give_its_published_scores(gates):
     table = {name: (round(value, 3), sorted(g for g, ok in checks.items() if not ok)) for value, name, checks in ranked}
     assert table == {"avg-900-1800-10.weights.h5": (20.919, ["lol20"]),  # RESULTS.md, stage 27
                      "mid27.weights.h5": (20.399, []), "quarter27.weights.h5": (19.861, [])}
+
+
+def test_a_candidate_is_never_filled_in_from_a_reference_log(gates, tmp_path):
+    # The same base name in an older run's log (the reference log) must not lend its broad row
+    # to a candidate whose own logs lack one.
+    ref = _rows("ref.h5", 20.6, 21.6, 17.0, 17.0, 0.8, 0.85)
+    old = _rows("avg.h5", 19.0, 20.0, 15.0, 15.0, 0.7, 0.7)
+    new_real, _ = _rows("avg.h5", 20.5, 21.0, 20.0, 21.0, 0.95, 0.97)
+    reference_log = _write_log(tmp_path / "ref.jsonl", [*ref, *old])
+    candidate_log = _write_log(tmp_path / "new.jsonl", [new_real])
+    table = gates.join_logs([candidate_log], [reference_log], "ref.h5")
+    assert sorted(table) == ["avg.h5", "ref.h5"]
+    assert "val-broad27" not in table["avg.h5"] and table["avg.h5"]["val-lol20"]["psnr"] == 20.5
+    assert table["ref.h5"]["val-broad27"]["psnr"] == 17.0
+
+
+def test_two_files_of_one_base_name_are_refused_and_a_bad_line_is_named(gates, tmp_path):
+    first, _ = _rows("avg.h5", 20.5, 21.0, 20.0, 21.0, 0.95, 0.97)
+    second = dict(first, path="runs/control/avg.h5")
+    log = _write_log(tmp_path / "l.jsonl", [dict(first, path="runs/a/avg.h5"), second])
+    with pytest.raises(ValueError, match="share the base name avg.h5"):
+        gates.read_logs([log])
+    again = _write_log(tmp_path / "again.jsonl", [dict(first, path="runs/a/avg.h5")] * 2)  # re-validated
+    assert gates.read_logs([again])["avg.h5"]["val-lol20"]["psnr"] == 20.5
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(first) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"broken.jsonl, line 2"):
+        gates.read_logs([str(broken)])

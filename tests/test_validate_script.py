@@ -1,5 +1,8 @@
 """results/validate.py: the tone curve and the neutral-pixel colour bias are what they say."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -95,3 +98,10 @@ def test_selection_scores_need_their_sets(validate):
     del summaries["val-syn"]
     assert validate.selection_scores(summaries) == (None, 21.0)
     assert validate.selection_scores({"val-syn": {"psnr": 24.5}}) == (None, None)
+
+
+def test_the_log_names_a_file_by_its_place_in_the_checkout_not_the_machine(validate, tmp_path):
+    inside = Path(validate.REPO) / "checkpoints" / "x.weights.h5"
+    assert validate._logged_path(inside) == os.path.join("checkpoints", "x.weights.h5")
+    outside = tmp_path / "y.weights.h5"
+    assert validate._logged_path(outside) == str(outside)
