@@ -175,7 +175,8 @@ def _subprocess(args):
     return json.loads(lines[-1])
 
 
-def main():
+def _parse_args():
+    """The command line (the hidden ``--_measure``/``--_folder`` flags run one measurement)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="600x400,1920x1080,4000x3000")
     parser.add_argument("--paths", default="naive,ours,ours_wino,tf1_graph")
@@ -187,7 +188,72 @@ def main():
     parser.add_argument("--memory_tile", type=int, default=512)
     parser.add_argument("--_measure", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_folder", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _print_size_table(args, ceiling):
+    """One line per size and path (each measured in a fresh process), GFLOP/s also as a
+    fraction of ``ceiling``."""
+    if args.sizes:
+        print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
+    for size in filter(None, args.sizes.split(",")):
+        for path in args.paths.split(","):
+            row = _subprocess([f"--_measure={path}:{size}", f"--repeats={args.repeats}", f"--tile={args.tile}"])
+            if "error" in row:
+                print(f"{size:>10s} {path:>10s}  failed: {row['error']}")
+                continue
+            print(f"{size:>10s} {path:>10s} {row['ms']:10.0f} {row['mpx_s']:7.3f} {row['gflops']:8.0f} "
+                  f"{row['gflops'] / ceiling:10.0%} {row['peak_rss_mib']:8.0f} MiB")
+
+
+def _print_memory_line(args, ceiling):
+    """Our path once at ``--memory_size`` with ``--memory_tile``: time, fraction of ``ceiling``
+    and peak RSS (nothing with an empty ``--memory_size``)."""
+    if not args.memory_size:
+        return
+    row = _subprocess([f"--_measure=ours:{args.memory_size}", "--repeats=1", f"--tile={args.memory_tile}"])
+    if "error" in row:
+        print(f"peak memory at {args.memory_size}: failed: {row['error']}")
+    else:
+        print(f"ours at {args.memory_size} (tile {args.memory_tile}): {row['ms'] / 1000:.1f} s, "
+              f"{row['gflops'] / ceiling:.0%} of ceiling, peak RSS {row['peak_rss_mib']:.0f} MiB")
+
+
+def _folder_rounds(args, paths):
+    """Seconds of each path over ``--folder_rounds`` rounds ({path: [s, ...]}) and the last
+    error of each path that failed ({path: message})."""
+    # Each round runs every path in a fresh process; rounds alternate the order, and the best
+    # round of each path is compared, so that a slow minute on a shared machine does not decide.
+    seconds = {p: [] for p in paths}
+    errors = {}
+    for round_index in range(args.folder_rounds):
+        for path in paths if round_index % 2 == 0 else paths[::-1]:
+            row = _subprocess([f"--_folder={path}", f"--folder={args.folder}", f"--tile={args.tile}"])
+            if "seconds" in row:
+                seconds[path].append(row["seconds"])
+            else:
+                errors[path] = row["error"]
+    return seconds, errors
+
+
+def _print_folder_comparison(args):
+    """The folder of mixed sizes: the best round of each path, and its speed-up over naive."""
+    paths = ["naive", "ours", "ours_wino", "ours_bf16"]
+    seconds, errors = _folder_rounds(args, paths)
+    best = {p: min(v) for p, v in seconds.items() if v}
+    print(f"folder of {len(args.folder.split(','))} mixed sizes ({args.folder}), tracing included, "
+          f"best of {args.folder_rounds} rounds:")
+    for path in paths:
+        if path not in best:
+            print(f"  {path:>10s} failed: {errors.get(path, '?')}")
+            continue
+        ratio = f", {best['naive'] / best[path]:.2f}x naive" if "naive" in best and path != "naive" else ""
+        runs = ", ".join(f"{v:.1f}" for v in seconds[path])
+        print(f"  {path:>10s} {best[path]:6.1f} s{ratio}  (rounds: {runs} s)")
+
+
+def main():
+    args = _parse_args()
     if args._measure:
         path, size = args._measure.split(":")
         width, height = (int(v) for v in size.split("x"))
@@ -201,47 +267,10 @@ def main():
     ceiling = _conv_ceiling()
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, tile {args.tile}")
     print(f"conv ceiling (3x3 128->128 fp32, 512x512): {ceiling:.0f} GFLOP/s")
-    if args.sizes:
-        print(f"{'size':>10s} {'path':>10s} {'ms/image':>10s} {'MP/s':>7s} {'GFLOP/s':>8s} {'of ceiling':>10s} {'peak RSS':>10s}")
-    for size in filter(None, args.sizes.split(",")):
-        for path in args.paths.split(","):
-            row = _subprocess([f"--_measure={path}:{size}", f"--repeats={args.repeats}", f"--tile={args.tile}"])
-            if "error" in row:
-                print(f"{size:>10s} {path:>10s}  failed: {row['error']}")
-                continue
-            print(f"{size:>10s} {path:>10s} {row['ms']:10.0f} {row['mpx_s']:7.3f} {row['gflops']:8.0f} "
-                  f"{row['gflops'] / ceiling:10.0%} {row['peak_rss_mib']:8.0f} MiB")
-    if args.memory_size:
-        row = _subprocess([f"--_measure=ours:{args.memory_size}", "--repeats=1", f"--tile={args.memory_tile}"])
-        if "error" in row:
-            print(f"peak memory at {args.memory_size}: failed: {row['error']}")
-        else:
-            print(f"ours at {args.memory_size} (tile {args.memory_tile}): {row['ms'] / 1000:.1f} s, "
-                  f"{row['gflops'] / ceiling:.0%} of ceiling, peak RSS {row['peak_rss_mib']:.0f} MiB")
-    if not args.folder:
-        return
-    # Each round runs every path in a fresh process; rounds alternate the order, and the best
-    # round of each path is compared, so that a slow minute on a shared machine does not decide.
-    paths = ["naive", "ours", "ours_wino", "ours_bf16"]
-    seconds = {p: [] for p in paths}
-    errors = {}
-    for round_index in range(args.folder_rounds):
-        for path in paths if round_index % 2 == 0 else paths[::-1]:
-            row = _subprocess([f"--_folder={path}", f"--folder={args.folder}", f"--tile={args.tile}"])
-            if "seconds" in row:
-                seconds[path].append(row["seconds"])
-            else:
-                errors[path] = row["error"]
-    best = {p: min(v) for p, v in seconds.items() if v}
-    print(f"folder of {len(args.folder.split(','))} mixed sizes ({args.folder}), tracing included, "
-          f"best of {args.folder_rounds} rounds:")
-    for path in paths:
-        if path not in best:
-            print(f"  {path:>10s} failed: {errors.get(path, '?')}")
-            continue
-        ratio = f", {best['naive'] / best[path]:.2f}x naive" if "naive" in best and path != "naive" else ""
-        runs = ", ".join(f"{v:.1f}" for v in seconds[path])
-        print(f"  {path:>10s} {best[path]:6.1f} s{ratio}  (rounds: {runs} s)")
+    _print_size_table(args, ceiling)
+    _print_memory_line(args, ceiling)
+    if args.folder:
+        _print_folder_comparison(args)
 
 
 if __name__ == "__main__":

@@ -292,23 +292,37 @@ def evenly_spaced(count, keep):
 def plan_data(recipe, stage, shared, work):
     """The stage's training data as sets, resolved to files here.
 
-    Returns (sets, mix step, synthesize steps, forbidden real paths): each set a dict with
-    ``name``, ``kind`` ("pairs" or "sources"), ``items`` ([(logical name, [source paths])]),
-    and for sources the synthesize step.
+    Returns (sets, mix step, forbidden real paths): each set a dict with ``name``, ``kind``
+    ("pairs" or "sources"), ``items`` ([(logical name, [source paths])]), and for sources the
+    synthesize step and the select step over its pairs (or None).
     """
-    from gladnet_tf import pairs as pairs_lib
-    from gladnet_tf import synthesis
-
     data = stage["config"].get("data", "")
     steps = {step["output"]: step for step in recipe["data"]}
     needed = _reachable(recipe, data)
+    links = _build_links(recipe, steps, shared, work)
+    forbidden = _forbidden_files(links, needed, shared, work)
+    mix = _mix_step(stage, data, steps)
+    sets = [_mix_entry_set(reference, steps, links, shared, work) for reference, _ in mix.get("pairs", [])]
+    names = [s["name"] for s in sets]
+    if len(set(names)) != len(names):
+        raise BundleError(f"two sets of the mix share a name: {names}")
+    return sets, mix, forbidden
+
+
+def _build_links(recipe, steps, shared, work):
+    """Builds the recipe's select and pair_folders steps (folders of links) in ``work``, all
+    but the filters of synthetic pairs (built on the GPU machine, after its synthesis);
+    returns the names of the steps built."""
     synthesized = {name for name, step in steps.items() if step["kind"] == "synthesize"}
     links = [name for name, step in steps.items() if step["kind"] in ("select", "pair_folders")
-             and not _reachable(recipe, f"@{name}") & synthesized]  # a filter of synthetic pairs is
-    # built on the GPU machine, after its synthesis (see the loop below)
-    recipe_lib.build(recipe, work, shared, only=links, log=io.StringIO())  # folders of links
-    paths = lambda value: recipe_lib.resolve(value, work, shared)  # noqa: E731
+             and not _reachable(recipe, f"@{name}") & synthesized]
+    recipe_lib.build(recipe, work, shared, only=links, log=io.StringIO())
+    return links
 
+
+def _forbidden_files(links, needed, shared, work):
+    """Real paths that must not travel: the files of the built steps the stage does not use
+    (``needed`` names those it does) and of the test folders (``TEST_FOLDERS``)."""
     forbidden = set()
     for name in links:
         if name not in needed:
@@ -316,43 +330,61 @@ def plan_data(recipe, stage, shared, work):
                 forbidden |= {os.path.realpath(os.path.join(root, f)) for f in files
                               if not f.startswith(".")}
     for folder in TEST_FOLDERS:
-        for root, _, files in os.walk(Path(paths("${shared}")) / "datasets" / folder):
+        for root, _, files in os.walk(Path(recipe_lib.resolve("${shared}", work, shared)) / "datasets" / folder):
             forbidden |= {os.path.realpath(os.path.join(root, f)) for f in files}
+    return forbidden
 
+
+def _mix_step(stage, data, steps):
+    """The mix step the stage's ``data`` names; BundleError for anything else, or a mix with
+    identity folders."""
     if not data.startswith("@") or steps[data[1:]]["kind"] != "mix":
         raise BundleError(f"stage {stage.get('name')!r}: its data {data!r} is not a mix step; "
                           f"bundles are made of a mix of pair folders and synthesize steps")
     mix = steps[data[1:]]
     if mix.get("identity"):
         raise BundleError("mix steps with identity folders are not bundled yet")
-    sets = []
-    for reference, _ in mix.get("pairs", []):
-        step = steps.get(reference[1:]) if reference.startswith("@") else None
-        select = None
-        if step is not None and step["kind"] == "select" and step["output"] not in links:
-            select, step = step, steps[step["input"][1:]]  # a filter of a synthesize step's pairs
-            if step["kind"] != "synthesize":
-                raise BundleError(f"{reference}: a select over {step['kind']} output is not bundled")
-        if step is not None and step["kind"] == "synthesize":
-            source = Path(paths(step["input"]))
-            found = synthesis.find_sources(source)
-            relatives = [p.relative_to(source).as_posix() for p in found]
-            sets.append({"name": step["output"], "kind": "sources", "step": step, "select": select,
-                         "items": [(r, [str(p)]) for r, p in zip(relatives, found)]})
-        elif step is not None and step["kind"] == "mix":
-            raise BundleError(f"{reference}: a mix inside a mix is not bundled")
-        else:
-            folder = paths(reference)
-            report = pairs_lib.find_pairs(folder, check_contents=False)
-            if report.problems:
-                raise BundleError(f"{folder}: {report.problems[:3]}")
-            name = reference[1:] if reference.startswith("@") else Path(folder).name
-            sets.append({"name": name, "kind": "pairs", "reference": reference,
-                         "items": [(Path(low).stem, [low, high]) for low, high in report.pairs]})
-    names = [s["name"] for s in sets]
-    if len(set(names)) != len(names):
-        raise BundleError(f"two sets of the mix share a name: {names}")
-    return sets, mix, forbidden
+    return mix
+
+
+def _mix_entry_set(reference, steps, links, shared, work):
+    """The set of one mix entry (see ``plan_data``): the sources of a synthesize step (or of
+    the one a select step filters), or a folder of pairs."""
+    step = steps.get(reference[1:]) if reference.startswith("@") else None
+    select = None
+    if step is not None and step["kind"] == "select" and step["output"] not in links:
+        select, step = step, steps[step["input"][1:]]  # a filter of a synthesize step's pairs
+        if step["kind"] != "synthesize":
+            raise BundleError(f"{reference}: a select over {step['kind']} output is not bundled")
+    if step is not None and step["kind"] == "synthesize":
+        return _sources_set(step, select, shared, work)
+    if step is not None and step["kind"] == "mix":
+        raise BundleError(f"{reference}: a mix inside a mix is not bundled")
+    return _pairs_set(reference, shared, work)
+
+
+def _sources_set(step, select, shared, work):
+    """The synthesis sources of a synthesize step, as a "sources" set."""
+    from gladnet_tf import synthesis
+
+    source = Path(recipe_lib.resolve(step["input"], work, shared))
+    found = synthesis.find_sources(source)
+    relatives = [p.relative_to(source).as_posix() for p in found]
+    return {"name": step["output"], "kind": "sources", "step": step, "select": select,
+            "items": [(r, [str(p)]) for r, p in zip(relatives, found)]}
+
+
+def _pairs_set(reference, shared, work):
+    """The pairs of a folder (a path, or a step built here), as a "pairs" set."""
+    from gladnet_tf import pairs as pairs_lib
+
+    folder = recipe_lib.resolve(reference, work, shared)
+    report = pairs_lib.find_pairs(folder, check_contents=False)
+    if report.problems:
+        raise BundleError(f"{folder}: {report.problems[:3]}")
+    name = reference[1:] if reference.startswith("@") else Path(folder).name
+    return {"name": name, "kind": "pairs", "reference": reference,
+            "items": [(Path(low).stem, [low, high]) for low, high in report.pairs]}
 
 
 def encode_sets(sets, encoder, limit=None):
@@ -483,14 +515,62 @@ def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_qual
     recipe = recipe_lib.load(recipe_path)
     chosen_stage = _stage(recipe, stage)
     pythons = list(dict.fromkeys(pythons))
+    partial = _fresh_partial(output)
+    wheels, wheel_bytes = _bundle_wheels(partial, pythons)
+    travelling = travelling_bytes(weights_stay=weights_stay)
+    init_record = carry_init_weights(chosen_stage, partial) if weights_stay else None
+    data_budget = _data_budget(max_mib, travelling, wheel_bytes, init_record)
+    with tempfile.TemporaryDirectory(prefix="bundle-links-") as work:
+        print(f"data of stage {chosen_stage.get('name')!r} of {recipe['name']} ...", file=sys.stderr, flush=True)
+        sets, mix, forbidden = plan_data(recipe, chosen_stage, shared, work)
+        store = Store(partial / "files.all")
+        encode_sets(sets, Encoder(store, jpeg_quality, lossless), limit)
+    chosen, fraction = choose(sets, store.sizes, data_budget, set(keep_whole))
+    files, records = _keep_chosen(partial, sets, chosen, forbidden)
+    data_bytes = sum((partial / "files" / b).stat().st_size for b in set(files.values()))
+    new_recipe = bundle_recipe(recipe, chosen_stage, mix, sets, chosen)
+    (partial / "recipe.json").write_text(json.dumps(new_recipe, indent=1) + "\n")
+    commit = _commit()
+    manifest = {
+        "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit,
+        "recipe": os.path.relpath(recipe_path, REPO), "stage": chosen_stage.get("name"),
+        "jpeg_quality": None if lossless else jpeg_quality, "lossless": lossless,
+        "fraction_of_thinned_sets": fraction, "keep_whole": sorted(keep_whole), "limit": limit,
+        "sets": records, "wheels": wheels, "init_weights": init_record, "weights_stay": weights_stay, "bytes": {"wheels": wheel_bytes, "data": data_bytes},
+        "files": dict(sorted(files.items())),
+    }
+    total = _write_manifest(partial, manifest)
+    shutil.rmtree(output, ignore_errors=True)
+    os.replace(partial, output)
+    print(f"{output}: {total / MIB:.1f} MiB ({wheel_bytes / MIB:.1f} wheels, {data_bytes / MIB:.1f} data) "
+          f"in {time.monotonic() - start:.0f} s; with the working tree {(total + travelling) / MIB:.1f} MiB",
+          file=sys.stderr)
+    _print_records(records)
+    _check_travel_size(output, total, travelling)
+    return manifest
+
+
+def _fresh_partial(output):
+    """``OUTPUT.partial``, emptied and made: where the bundle is built before it replaces ``output``."""
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    return partial
+
+
+def _bundle_wheels(partial, pythons):
+    """Makes ``partial/wheels`` for the Python versions ``pythons``; returns (their records,
+    their bytes)."""
     print(f"wheels for Python {', '.join(pythons)} ...", file=sys.stderr, flush=True)
     wheels = make_wheels(partial / "wheels", pythons)
     wheel_bytes = sum((partial / "wheels" / w["file"]).stat().st_size for w in wheels)
-    travelling = travelling_bytes(weights_stay=weights_stay)
-    init_record = carry_init_weights(chosen_stage, partial) if weights_stay else None
+    return wheels, wheel_bytes
+
+
+def _data_budget(max_mib, travelling, wheel_bytes, init_record):
+    """Bytes left for data under ``--max_mib`` (``"auto"`` or MiB), once the wheels, the
+    initial weights and some room for the manifest and recipe are counted; prints it (and a
+    warning where the MiB given with the ``travelling`` bytes are over TRAVEL_LIMIT_MIB)."""
     room = TRAVEL_LIMIT_MIB * MIB - travelling
     if max_mib == "auto":
         budget = min(DEFAULT_MAX_MIB * MIB, room)
@@ -502,66 +582,75 @@ def make(output, recipe_path, stage=None, shared=None, max_mib="auto", jpeg_qual
     data_budget = budget - wheel_bytes - 64 * 1024 - (init_record or {}).get("bytes", 0)  # + manifest, recipe
     print(f"working tree {travelling / MIB:.1f} MiB; bundle budget {budget / MIB:.1f} MiB "
           f"({data_budget / MIB:.1f} MiB for data)", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="bundle-links-") as work:
-        print(f"data of stage {chosen_stage.get('name')!r} of {recipe['name']} ...", file=sys.stderr, flush=True)
-        sets, mix, forbidden = plan_data(recipe, chosen_stage, shared, work)
-        store = Store(partial / "files.all")
-        encode_sets(sets, Encoder(store, jpeg_quality, lossless), limit)
-    chosen, fraction = choose(sets, store.sizes, data_budget, set(keep_whole))
+    return data_budget
+
+
+def _keep_chosen(partial, sets, chosen, forbidden):
+    """Moves the chosen items' blobs from ``partial/files.all`` to ``partial/files`` (and drops
+    the rest); returns ({logical path: blob}, a record per set). BundleError where a chosen
+    item's source is in ``forbidden``."""
     files, records = {}, []
     (partial / "files").mkdir()
     for data_set in sets:
-        kept = chosen[data_set["name"]]
-        for index in kept:
-            item = data_set["encoded"][index]
-            for source in item["sources"]:
-                if os.path.realpath(source) in forbidden:
-                    raise BundleError(f"{source} is validation or test data (set {data_set['name']}): "
-                                      f"not bundled; the recipe's training selection includes it")
-            for name, blob in item["files"].items():
-                prefix = "sources" if data_set["kind"] == "sources" else "pairs"
-                files[f"{prefix}/{data_set['name']}/{name}"] = blob
-                if not (partial / "files" / blob).exists():
-                    os.replace(partial / "files.all" / blob, partial / "files" / blob)
-        hows = [h for i in kept for h in data_set["encoded"][i]["how"]]
-        records.append({"name": data_set["name"], "kind": data_set["kind"], "available": len(data_set["encoded"]),
-                        "kept": len(kept), "copied": hows.count("copied"), "encoded": hows.count("encoded")})
+        records.append(_keep_set(partial, data_set, chosen[data_set["name"]], forbidden, files))
     shutil.rmtree(partial / "files.all")
-    data_bytes = sum((partial / "files" / b).stat().st_size for b in set(files.values()))
     for record, data_set in zip(records, sets):
         blobs = {b for i in chosen[data_set["name"]] for b in data_set["encoded"][i]["files"].values()}
         record["bytes"] = sum((partial / "files" / b).stat().st_size for b in blobs)
-    new_recipe = bundle_recipe(recipe, chosen_stage, mix, sets, chosen)
-    (partial / "recipe.json").write_text(json.dumps(new_recipe, indent=1) + "\n")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    manifest = {
-        "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit,
-        "recipe": os.path.relpath(recipe_path, REPO), "stage": chosen_stage.get("name"),
-        "jpeg_quality": None if lossless else jpeg_quality, "lossless": lossless,
-        "fraction_of_thinned_sets": fraction, "keep_whole": sorted(keep_whole), "limit": limit,
-        "sets": records, "wheels": wheels, "init_weights": init_record, "weights_stay": weights_stay, "bytes": {"wheels": wheel_bytes, "data": data_bytes},
-        "files": dict(sorted(files.items())),
-    }
+    return files, records
+
+
+def _keep_set(partial, data_set, kept, forbidden, files):
+    """Moves the blobs of ``data_set``'s items at indices ``kept`` into ``partial/files``,
+    adding their logical paths to ``files``; returns the set's record (counts, no bytes yet)."""
+    for index in kept:
+        item = data_set["encoded"][index]
+        for source in item["sources"]:
+            if os.path.realpath(source) in forbidden:
+                raise BundleError(f"{source} is validation or test data (set {data_set['name']}): "
+                                  f"not bundled; the recipe's training selection includes it")
+        for name, blob in item["files"].items():
+            prefix = "sources" if data_set["kind"] == "sources" else "pairs"
+            files[f"{prefix}/{data_set['name']}/{name}"] = blob
+            if not (partial / "files" / blob).exists():
+                os.replace(partial / "files.all" / blob, partial / "files" / blob)
+    hows = [h for i in kept for h in data_set["encoded"][i]["how"]]
+    return {"name": data_set["name"], "kind": data_set["kind"], "available": len(data_set["encoded"]),
+            "kept": len(kept), "copied": hows.count("copied"), "encoded": hows.count("encoded")}
+
+
+def _commit():
+    """The checkout's commit (``git rev-parse HEAD``; empty where git does not answer)."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+def _write_manifest(partial, manifest):
+    """Writes ``partial/manifest.json``, then again with ``bytes.total`` (the bundle's bytes,
+    the manifest's first version counted) added to ``manifest``; returns that total."""
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     total = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
     manifest["bytes"]["total"] = total
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    shutil.rmtree(output, ignore_errors=True)
-    os.replace(partial, output)
-    print(f"{output}: {total / MIB:.1f} MiB ({wheel_bytes / MIB:.1f} wheels, {data_bytes / MIB:.1f} data) "
-          f"in {time.monotonic() - start:.0f} s; with the working tree {(total + travelling) / MIB:.1f} MiB",
-          file=sys.stderr)
+    return total
+
+
+def _print_records(records):
+    """One line per set of the bundle: items kept of those available, MiB, copied and encoded."""
     for record in records:
         print(f"  {record['name']:>18}: {record['kept']:4d} of {record['available']:4d} {record['kind']}, "
               f"{record['bytes'] / MIB:5.1f} MiB ({record['copied']} files copied, {record['encoded']} encoded)",
               file=sys.stderr)
+
+
+def _check_travel_size(output, total, travelling):
+    """Where the bundle (``total`` bytes) and the working tree are over the 64 MiB that travel:
+    BundleError for the default output folder, a warning for any other."""
     if total + travelling > 64 * MIB:
         message = (f"the bundle ({total / MIB:.1f} MiB) and the working tree ({travelling / MIB:.1f} MiB) "
                    f"are over the 64 MiB that travel: lower --max_mib")
         if output.resolve() == DEFAULT_OUTPUT.resolve():
             raise BundleError(message)
         print(f"warning: {message}", file=sys.stderr)
-    return manifest
 
 
 def main(argv=None):

@@ -257,21 +257,35 @@ class Driver:
     # -- the run ---------------------------------------------------------------------------
 
     def run(self):
-        args = self.args
-        settings = dict(SMOKE if args.smoke else GPU)
-        for key in ("patch_size", "batch_size", "steps", "checkpoint_every", "log_every", "train_seconds",
-                    "budget_seconds"):
-            if getattr(args, key) is not None:
-                settings[key] = getattr(args, key)
+        """The whole command (see the module docstring); returns its exit status (0 or 1)."""
+        settings = self.settings()
         self.say(f"GLADNet training on JAX: bundle {self.bundle}, work {self.work}, out {self.out}, "
                  f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, settings {settings}")
-        if args.fresh:
+        if self.args.fresh:
             shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True, exist_ok=True)
         site, manifest = self.install_wheels()
         env = self.environment(site)
         shared = self.lay_out_shared(manifest)
+        if self.build_data(settings, env, shared):
+            self.say("the data build failed; see above")
+            self.write_out("throughput.json", self.summary(settings, "data build failed"))
+            return 1
+        code, stopped = self.train(settings, env)
+        return self.finish(settings, code, stopped)
 
+    def settings(self):
+        """SMOKE or GPU, with the flags given (patch and batch size, steps, intervals, seconds)."""
+        settings = dict(SMOKE if self.args.smoke else GPU)
+        for key in ("patch_size", "batch_size", "steps", "checkpoint_every", "log_every", "train_seconds",
+                    "budget_seconds"):
+            if getattr(self.args, key) is not None:
+                settings[key] = getattr(self.args, key)
+        return settings
+
+    def build_data(self, settings, env, shared):
+        """Builds the bundle recipe's data while measuring the device's rates (into
+        WORK/rates.json); returns the data build's exit status."""
         batch, size, channels, matmul, iterations = settings["conv"]
         rates = self.start_python("rates", [
             HERE / "conv_rate.py", "--json", self.work / "rates.json",
@@ -285,17 +299,18 @@ class Driver:
         self.times["data"] = time.monotonic() - started
         self.wait("rates", rates, 120)
         self.times["rates_and_data"] = time.monotonic() - started
-        if code:
-            self.say("the data build failed; see above")
-            self.write_out("throughput.json", self.summary(settings, "data build failed"))
-            return 1
+        return code
 
+    def train(self, settings, env):
+        """Runs train.py until it ends or the time is up (then SIGTERM, and SIGKILL 90 s later),
+        copying each new checkpoint's weights to OUT; returns (its exit status, whether it was
+        stopped)."""
         started = time.monotonic()
         train = self.start_python("train", self.train_arguments(settings), env)
-        stop_at = min(started + settings["train_seconds"], deadline - 30)
+        stop_at = min(started + settings["train_seconds"], self.start + settings["budget_seconds"] - 30)
         stopped, last = False, None
         while train.poll() is None:
-            time.sleep(1.0 if args.smoke else 3.0)
+            time.sleep(1.0 if self.args.smoke else 3.0)
             step = run_folder.jax_checkpoint_steps(self.work / "run" / "checkpoints")
             if step and step[-1] != last:
                 last = self.copy_weights()
@@ -313,6 +328,12 @@ class Driver:
         code = train.wait()
         self.times["train"] = time.monotonic() - started
         self.say(f"train: exit status {code}")
+        return code, stopped
+
+    def finish(self, settings, code, stopped):
+        """Writes the newest weights, run.tar.gz and throughput.json to OUT; returns 0 when a
+        checkpoint was written, nothing loaded TensorFlow and train.py ended well (``code`` 0 or
+        SIGTERM), else 1."""
         step = self.copy_weights()
         self.archive()
         tensorflow = [json.loads(r.read_text()) for r in self.reports if r.exists()]
