@@ -29,8 +29,9 @@ from typing import Any
 from gladnet_tf import atomic, checkpoints, run_folder
 
 
-def _portable(path):
-    """An absolute path as the checkout or ``../shared`` sees it, so no record names a machine."""
+def portable_path(path: Any) -> Any:
+    """An absolute path as the checkout or ``../shared`` sees it, so no record or log names a
+    machine; other values (relative paths, numbers) come back as they are."""
     if not isinstance(path, str) or not os.path.isabs(path):
         return path
     root = os.path.dirname(checkpoints.CHECKPOINT_DIR)
@@ -44,7 +45,7 @@ def _portable(path):
 def _run_record(run_dir, weights_name):
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
-    config = {key: _portable(value) for key, value in config.items()}
+    config = {key: portable_path(value) for key, value in config.items()}
     record = {"config": config}
     for name in ("final.json", "best.json", "progress.json", "sessions.json", "init_weights.json"):
         path = os.path.join(run_dir, name)
@@ -52,7 +53,7 @@ def _run_record(run_dir, weights_name):
             with open(path) as f:
                 loaded = json.load(f)
             if isinstance(loaded, dict):
-                loaded = {key: _portable(value) for key, value in loaded.items()}
+                loaded = {key: portable_path(value) for key, value in loaded.items()}
             record[name.split(".")[0]] = loaded
     return record
 
@@ -65,7 +66,7 @@ def _recipe_config(made_by: dict[str, Any]) -> dict[str, Any]:
     loaded = recipe.load(made_by["recipe"])
     values = recipe.stage_config(loaded, made_by["stage"], os.path.join(root, "runs", "data", loaded["name"]))
     # A recipe's relative paths (init_weights) are the checkout's, whatever the working directory.
-    return {key: _portable(os.path.join(root, value) if key in ("data", "val_data", "init_weights") else value)
+    return {key: portable_path(os.path.join(root, value) if key in ("data", "val_data", "init_weights") else value)
             for key, value in values.items()}
 
 
@@ -96,7 +97,7 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     digest = checkpoints.sha256_of(weights)
     filename = f"{name}-{digest[:8]}.weights.h5"
     target = os.path.join(checkpoint_dir, filename)
-    record = {"file": filename, "sha256": digest, "source": _portable(os.path.abspath(weights)), "note": note}
+    record = {"file": filename, "sha256": digest, "source": portable_path(os.path.abspath(weights)), "note": note}
     if run_dir is not None:
         record.update(_run_record(run_dir, filename))
     elif made_by:
@@ -104,7 +105,7 @@ def ship(weights: str, run_dir: str | os.PathLike, name: str, eval_data: str | N
     else:
         raise ValueError("a run folder or a recipe (made_by) is needed for the record's config")
     if made_by:
-        record["made_by"] = {key: _portable(value) for key, value in made_by.items()}
+        record["made_by"] = {key: portable_path(value) for key, value in made_by.items()}
     os.makedirs(checkpoint_dir, exist_ok=True)  # the record is complete: only now is the file copied
     atomic.copy_file(weights, target)
     if eval_data:
@@ -204,7 +205,7 @@ def _blend(weights: str, flag_values: Any) -> str:
 
 def _blend_record(flag_values: Any) -> dict[str, Any]:
     """made_by's ``blend`` entry: one partner as ``weights`` and ``share``; several with ``shares``."""
-    partners = [_portable(os.path.abspath(path)) for path in flag_values.blend_with]
+    partners = [portable_path(os.path.abspath(path)) for path in flag_values.blend_with]
     if len(partners) == 1:
         return {"weights": partners[0], "share": flag_values.blend_share}
     return {"weights": partners, "shares": blend_shares(flag_values), "share": flag_values.blend_share}

@@ -69,8 +69,9 @@ def join_logs(logs, reference_logs, reference_name):
     are never filled in from a reference log: only the reference file itself is joined over both.
     """
     table = read_logs(logs)
-    reference = read_logs(reference_logs + logs).get(reference_name)
-    if reference is not None:
+    reference = read_logs(reference_logs).get(reference_name, {})
+    reference.update(table.get(reference_name, {}))  # the candidates' logs are the later rows
+    if reference:
         table[reference_name] = reference
     return table
 

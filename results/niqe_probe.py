@@ -26,43 +26,36 @@ from absl import app, flags
 from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling validate.py
+from gladnet_tf import images  # noqa: E402
 from gladnet_tf.metrics.niqe import niqe  # noqa: E402
+from validate import enhance_pair, exposure_matched, validation_pairs  # noqa: E402  (validation's own pairs)
 
 FLAGS = flags.FLAGS
 VARIANTS = ("target", "target_blur1", "output", "output_gain", "output_usm", "input")
 
 
-def to_uint8(image):
-    """HxWx3 float in [0, 1] (clipped) -> uint8 0..255, rounded."""
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def exposure_gain(output, target):
-    """The factor g minimising ||g * output - target||^2 over all pixels (float arrays in [0, 1])."""
-    output, target = np.asarray(output, np.float64), np.asarray(target, np.float64)
-    return float((output * target).sum() / max((output * output).sum(), 1e-12))
-
-
 def variants(low, target, output):
     """{variant name: HxWx3 uint8} for one pair; inputs are HxWx3 float in [0, 1]."""
     def filtered(image, kind):
-        return np.asarray(Image.fromarray(to_uint8(image)).filter(kind))
-    return {"target": to_uint8(target),
+        return np.asarray(Image.fromarray(images.quantize(image, 8)).filter(kind))
+    return {"target": images.quantize(target, 8),
             "target_blur1": filtered(target, ImageFilter.GaussianBlur(1)),
-            "output": to_uint8(output),
-            "output_gain": to_uint8(output * exposure_gain(output, target)),
+            "output": images.quantize(output, 8),
+            "output_gain": images.quantize(exposure_matched(output, target)[1], 8),
             "output_usm": filtered(output, ImageFilter.UnsharpMask(radius=2, percent=60, threshold=2)),
-            "input": to_uint8(low)}
+            "input": images.quantize(low, 8)}
 
 
 def probe(folder, enhance, limit=None):
-    """{variant: [NIQE per image]} over ``folder/low`` and ``folder/high`` (matched by name)."""
-    names = sorted(os.listdir(os.path.join(folder, "low")))[:limit]
+    """{variant: [NIQE per image]} over ``folder``'s pairs (``validate.validation_pairs``), the
+    output rounded to 8 bits as ``test.py`` writes it."""
+    folder = Path(folder)
+    pairs = list(validation_pairs(folder.parent, [folder.name]))[:limit]
     scores = {name: [] for name in VARIANTS}
-    for name in names:
-        low, target = (np.asarray(Image.open(os.path.join(folder, side, name)).convert("RGB"), np.float32) / 255
-                       for side in ("low", "high"))
-        for variant, image in variants(low, target, enhance(low)).items():
+    for _, _, low_path, high_path in pairs:
+        low, output, _, target8 = enhance_pair(enhance, low_path, high_path)
+        for variant, image in variants(low, target8 / 255.0, output).items():
             scores[variant].append(niqe(image))
     return scores
 

@@ -224,12 +224,11 @@ def _db(value):
 
 
 def _logged_path(weights):
-    """The weights' path relative to the checkout when inside it (logs name no machine), else as given.
-
+    """The weights' path as the checkout (or ``../shared``) sees it, so logs name no machine;
     ``results/gates.py`` tells apart two files that share a base name by it."""
-    path = os.path.abspath(str(weights))
-    relative = os.path.relpath(path, REPO)
-    return str(weights) if relative.startswith("..") else relative
+    from gladnet_tf import ship
+
+    return ship.portable_path(os.path.abspath(str(weights)))
 
 
 def main(argv):
