@@ -258,8 +258,7 @@ def main(argv: list[str]) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        if made_by is not None:
-            made_by["blend"] = _blend_record(FLAGS)
+        made_by["blend"] = _blend_record(FLAGS)  # --blend_with comes with --recipe, so made_by is there
     target, record = ship(weights, FLAGS.run_dir, FLAGS.name, FLAGS.eval_data, FLAGS.default, FLAGS.note,
                           made_by=made_by)
     print(json.dumps(record.get("evaluation", {}), indent=2))
